@@ -1,0 +1,107 @@
+#!/usr/bin/env bash
+# install-deps.sh -- install whatever inferd needs that this machine lacks.
+#
+#   scripts/install-deps.sh build   # compiler, CMake, oneDNN: enough for `make`
+#   scripts/install-deps.sh test    # + clang/libFuzzer, ONNX test data, Python
+#                                   #   (torch, onnx, sklearn) and a .venv with
+#                                   #   onnxruntime, tritonclient, pytest
+#
+# Idempotent and quiet when nothing is missing: apt is not touched (not even
+# `apt-get update`) unless dpkg says a package is absent, and the venv is
+# rebuilt only when tests/requirements.txt changed. Works as root or through
+# sudo. Everything comes from Debian's packages and PyPI; nothing else is
+# downloaded.
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+mode=${1:-build}
+
+# Packages for `make`: the C toolchain, CMake + pkg-config, oneDNN (sgemm and
+# convolution primitives; it pulls in libgomp, which the engine's OpenMP uses).
+APT_BUILD=(build-essential cmake pkg-config libdnnl-dev)
+
+# Packages for `make test`: clang + its runtimes for the libFuzzer build (and
+# libomp because the engine is built with OpenMP), curl for the integration
+# tests, the ONNX backend test data for the conformance runner, and Debian's
+# Python stack for building the comparison models (torch/torchvision with
+# random weights, onnx for writing test cases, sklearn for the digits data).
+APT_TEST=(clang libclang-rt-14-dev libomp-14-dev curl libonnx-testdata
+          python3 python3-onnx python3-numpy python3-torch python3-torchvision
+          python3-sklearn python3-venv python3-pip)
+
+say() { printf 'install-deps: %s\n' "$*"; }
+
+as_root() {
+    if [ "$(id -u)" -eq 0 ]; then
+        "$@"
+    elif command -v sudo >/dev/null 2>&1; then
+        sudo "$@"
+    else
+        say "need root to run: $*  (no sudo found)" >&2
+        exit 1
+    fi
+}
+
+missing_packages() {
+    local p
+    for p in "$@"; do
+        if [ "$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null)" != installed ]; then
+            printf '%s\n' "$p"
+        fi
+    done
+}
+
+apt_ensure() {
+    local missing
+    mapfile -t missing < <(missing_packages "$@")
+    if [ "${#missing[@]}" -eq 0 ]; then
+        say "apt: all ${#@} packages present"
+        return
+    fi
+    say "apt: installing ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    as_root apt-get update -q
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
+}
+
+# The venv sees Debian's numpy/torch/onnx (--system-site-packages) and adds
+# the PyPI-only test clients. The constraint pins numpy to the system's
+# version so pip can never shadow it with a build torch was not compiled for.
+venv_ensure() {
+    local venv=.venv req=tests/requirements.txt stamp=.venv/.requirements.sha256
+    local want have=""
+    want=$(sha256sum "$req" | cut -d' ' -f1)
+    [ -f "$stamp" ] && have=$(cat "$stamp")
+    if [ -x "$venv/bin/python" ] && [ "$want" = "$have" ] &&
+       "$venv/bin/python" -c 'import onnxruntime, tritonclient.http, pytest, numpy, onnx' 2>/dev/null; then
+        say "venv: .venv up to date"
+        return
+    fi
+    if [ ! -x "$venv/bin/python" ]; then
+        say "venv: creating .venv (with system site packages)"
+        /usr/bin/python3 -m venv --system-site-packages "$venv"
+    fi
+    local numpy_version constraints
+    numpy_version=$(/usr/bin/python3 -c 'import numpy; print(numpy.__version__)')
+    constraints=$(mktemp)
+    printf 'numpy==%s\n' "$numpy_version" > "$constraints"
+    say "venv: pip install -r $req (numpy held at $numpy_version)"
+    "$venv/bin/python" -m pip install -q --disable-pip-version-check \
+        -r "$req" -c "$constraints"
+    rm -f "$constraints"
+    printf '%s\n' "$want" > "$stamp"
+}
+
+case "$mode" in
+    build)
+        apt_ensure "${APT_BUILD[@]}"
+        ;;
+    test)
+        apt_ensure "${APT_BUILD[@]}" "${APT_TEST[@]}"
+        venv_ensure
+        ;;
+    *)
+        echo "usage: $0 build|test" >&2
+        exit 2
+        ;;
+esac

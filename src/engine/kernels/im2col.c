@@ -1,0 +1,155 @@
+/* im2col.c -- column matrices for convolution: a fast 2-D path, a generic
+ * N-D path, and their adjoints. */
+#include "im2col.h"
+
+#include <string.h>
+
+/* Output positions o in [o0, o1) whose input coordinate o*s + off lies in
+ * [0, n): returns them as [*lo, *hi), possibly empty. */
+static void valid_range(int64_t o0, int64_t o1, int64_t s, int64_t off, int64_t n,
+                        int64_t *lo, int64_t *hi) {
+    int64_t a = off >= 0 ? 0 : (-off + s - 1) / s;
+    int64_t b = n - 1 - off < 0 ? 0 : (n - 1 - off) / s + 1;
+    if (a < o0) a = o0;
+    if (b > o1) b = o1;
+    if (b < a) b = a;
+    *lo = a;
+    *hi = b;
+}
+
+/* dst[o - o0] = xrow[o*s + off] for o in [o0, o1), 0 outside the row (or
+ * everywhere when xrow is NULL: the whole input row is padding). */
+static void row_gather(const float *xrow, int64_t w, int64_t o0, int64_t o1, int64_t s,
+                       int64_t off, float *restrict dst) {
+    if (!xrow) {
+        memset(dst, 0, (size_t)(o1 - o0) * sizeof *dst);
+        return;
+    }
+    int64_t lo, hi;
+    valid_range(o0, o1, s, off, w, &lo, &hi);
+    if (lo > o0) memset(dst, 0, (size_t)(lo - o0) * sizeof *dst);
+    if (s == 1) {
+        if (hi > lo) memcpy(dst + (lo - o0), xrow + lo + off, (size_t)(hi - lo) * sizeof *dst);
+    } else {
+        for (int64_t o = lo; o < hi; o++) dst[o - o0] = xrow[o * s + off];
+    }
+    if (o1 > hi) memset(dst + (hi - o0), 0, (size_t)(o1 - hi) * sizeof *dst);
+}
+
+/* yrow[o*s + off] += src[o - o0] for the valid o in [o0, o1). */
+static void row_scatter_add(float *restrict yrow, int64_t w, int64_t o0, int64_t o1,
+                            int64_t s, int64_t off, const float *restrict src) {
+    int64_t lo, hi;
+    valid_range(o0, o1, s, off, w, &lo, &hi);
+    if (s == 1) {
+        for (int64_t o = lo; o < hi; o++) yrow[o + off] += src[o - o0];
+    } else {
+        for (int64_t o = lo; o < hi; o++) yrow[o * s + off] += src[o - o0];
+    }
+}
+
+static void im2col_2d(const conv_geom *g, int64_t channels, const float *x, int64_t p0,
+                      int64_t p1, float *col, int64_t ldc) {
+    const int64_t h = g->in[0], w = g->in[1], ow_n = g->out[1];
+    const int64_t kh_n = g->kernel[0], kw_n = g->kernel[1];
+    for (int64_t c = 0; c < channels; c++) {
+        const float *xc = x + c * h * w;
+        for (int64_t kh = 0; kh < kh_n; kh++) {
+            for (int64_t kw = 0; kw < kw_n; kw++) {
+                float *dst = col + ((c * kh_n + kh) * kw_n + kw) * ldc;
+                int64_t off = kw * g->dilation[1] - g->pad[1];
+                for (int64_t p = p0; p < p1;) {
+                    int64_t oh = p / ow_n, ow = p % ow_n;
+                    int64_t ow_end = ow + (p1 - p) < ow_n ? ow + (p1 - p) : ow_n;
+                    int64_t ih = oh * g->stride[0] - g->pad[0] + kh * g->dilation[0];
+                    const float *xrow = ih >= 0 && ih < h ? xc + ih * w : NULL;
+                    row_gather(xrow, w, ow, ow_end, g->stride[1], off, dst + (p - p0));
+                    p += ow_end - ow;
+                }
+            }
+        }
+    }
+}
+
+/* Steps a multi-index over dims (row-major, last fastest). */
+static void index_next(int n, const int64_t *dims, int64_t *idx) {
+    for (int d = n - 1; d >= 0; d--) {
+        if (++idx[d] < dims[d]) return;
+        idx[d] = 0;
+    }
+}
+
+/* Offset into the input of kernel tap kidx at output position oidx, or -1
+ * when it falls into the padding. */
+static int64_t tap_offset(const conv_geom *g, const int64_t *kidx, const int64_t *oidx) {
+    int64_t off = 0;
+    for (int d = 0; d < g->nsp; d++) {
+        int64_t i = oidx[d] * g->stride[d] - g->pad[d] + kidx[d] * g->dilation[d];
+        if (i < 0 || i >= g->in[d]) return -1;
+        off = off * g->in[d] + i;
+    }
+    return off;
+}
+
+static void im2col_nd(const conv_geom *g, int64_t channels, const float *x, int64_t p0,
+                      int64_t p1, float *col, int64_t ldc) {
+    const int64_t ksz = conv_kernel_size(g), isz = conv_in_size(g);
+    int64_t kidx[CONV_MAX_SPATIAL] = {0};
+    for (int64_t k = 0; k < ksz; k++, index_next(g->nsp, g->kernel, kidx)) {
+        int64_t oidx[CONV_MAX_SPATIAL], rest = p0;
+        for (int d = g->nsp - 1; d >= 0; d--) {
+            oidx[d] = rest % g->out[d];
+            rest /= g->out[d];
+        }
+        for (int64_t p = p0; p < p1; p++, index_next(g->nsp, g->out, oidx)) {
+            int64_t off = tap_offset(g, kidx, oidx);
+            for (int64_t c = 0; c < channels; c++)
+                col[(c * ksz + k) * ldc + (p - p0)] = off < 0 ? 0.0f : x[c * isz + off];
+        }
+    }
+}
+
+void im2col_f32(const conv_geom *g, int64_t channels, const float *x, int64_t p0,
+                int64_t p1, float *col, int64_t ldc) {
+    if (g->nsp == 2) im2col_2d(g, channels, x, p0, p1, col, ldc);
+    else im2col_nd(g, channels, x, p0, p1, col, ldc);
+}
+
+static void col2im_2d(const conv_geom *g, int64_t channels, const float *col, float *y) {
+    const int64_t h = g->in[0], w = g->in[1], oh_n = g->out[0], ow_n = g->out[1];
+    const int64_t kh_n = g->kernel[0], kw_n = g->kernel[1];
+    for (int64_t c = 0; c < channels; c++) {
+        float *yc = y + c * h * w;
+        for (int64_t kh = 0; kh < kh_n; kh++) {
+            for (int64_t kw = 0; kw < kw_n; kw++) {
+                const float *src = col + ((c * kh_n + kh) * kw_n + kw) * oh_n * ow_n;
+                int64_t off = kw * g->dilation[1] - g->pad[1];
+                for (int64_t oh = 0; oh < oh_n; oh++) {
+                    int64_t ih = oh * g->stride[0] - g->pad[0] + kh * g->dilation[0];
+                    if (ih < 0 || ih >= h) continue;
+                    row_scatter_add(yc + ih * w, w, 0, ow_n, g->stride[1], off,
+                                    src + oh * ow_n);
+                }
+            }
+        }
+    }
+}
+
+static void col2im_nd(const conv_geom *g, int64_t channels, const float *col, float *y) {
+    const int64_t ksz = conv_kernel_size(g), isz = conv_in_size(g), osz = conv_out_size(g);
+    int64_t kidx[CONV_MAX_SPATIAL] = {0};
+    for (int64_t k = 0; k < ksz; k++, index_next(g->nsp, g->kernel, kidx)) {
+        int64_t oidx[CONV_MAX_SPATIAL] = {0};
+        for (int64_t p = 0; p < osz; p++, index_next(g->nsp, g->out, oidx)) {
+            int64_t off = tap_offset(g, kidx, oidx);
+            if (off < 0) continue;
+            for (int64_t c = 0; c < channels; c++)
+                y[c * isz + off] += col[(c * ksz + k) * osz + p];
+        }
+    }
+}
+
+void col2im_f32(const conv_geom *g, int64_t channels, const float *col, float *y) {
+    if (g->nsp == 2) col2im_2d(g, channels, col, y);
+    else col2im_nd(g, channels, col, y);
+}
