@@ -2,28 +2,42 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cli.h"
 #include "engine/engine.h"
 
+static const struct {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *summary;
+} commands[] = {
+    {"serve", cmd_serve, "serve a model repository over HTTP (KServe v2 REST)"},
+    {"ops", cmd_ops, "list the ONNX operators the engine implements"},
+};
+
 static void usage(FILE *out) {
-    fprintf(out,
-            "usage: inferd <command> [options]\n"
-            "\n"
-            "commands:\n"
-            "  version            print the version\n"
-            "\n"
-            "Run 'inferd <command> --help' for a command's options.\n");
+    fprintf(out, "usage: inferd <command> [options]\n\ncommands:\n");
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
+    fprintf(out, "  %-10s %s\n", "version", "print the version");
+    fprintf(out, "\nRun 'inferd <command> --help' for a command's options.\n");
 }
 
 int main(int argc, char **argv) {
-    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
-        usage(argc < 2 ? stderr : stdout);
-        return argc < 2 ? 2 : 0;
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+        usage(stdout);
+        return 0;
     }
     if (!strcmp(argv[1], "version") || !strcmp(argv[1], "--version")) {
         printf("inferd %s\n", engine_version());
         return 0;
     }
-    fprintf(stderr, "inferd: unknown command '%s'\n", argv[1]);
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (!strcmp(argv[1], commands[i].name)) return commands[i].run(argc, argv);
+    fprintf(stderr, "inferd: unknown command '%s'\n\n", argv[1]);
     usage(stderr);
     return 2;
 }

@@ -180,7 +180,7 @@ static void *output_memory(exec_ctx *x, int idx, size_t bytes, unsigned char *ki
 
 status exec_output(exec_ctx *x, int k, engine_dtype dt, const engine_shape *shape,
                    engine_tensor **out) {
-    size_t bytes;
+    size_t bytes = 0;
     if (k < 0 || k >= x->n->n_outputs)
         return exec_fail(x, STATUS_INTERNAL, "output %d out of range", k);
     status st = output_bytes(x, k, dt, shape, &bytes);

@@ -1,6 +1,271 @@
-/* matmul.c -- operator family (being written). */
+/* matmul.c -- MatMul (numpy semantics) and Gemm.
+ *
+ * float32 goes to sgemm (kernels/gemm.h): MatMul folds A's batch dims into M
+ * when B is a plain matrix (the transformer case, [B, S, K] x [K, N]) and
+ * otherwise runs one GEMM per broadcast batch, spreading small batches over
+ * threads. float16/bfloat16 are converted to float32 around the same path;
+ * double and the integer types use a plain loop generated per type
+ * (integers wrap, as two's complement arithmetic does). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "../dtype.h"
+#include "../kernels/gemm.h"
 #include "../op.h"
+#include "../shape.h"
+#include "fview.h"
+#include "mm_plan.h"
+
+/* --- generic (non-fp32) kernels ------------------------------------------ */
+
+/* c[i*n + j] = sum_p a[i*ars + p*acs] * b[p*brs + j*bcs] */
+typedef void (*mm_loop_fn)(int64_t m, int64_t n, int64_t k, const void *a, int64_t ars,
+                           int64_t acs, const void *b, int64_t brs, int64_t bcs, void *c);
+
+#define MM_LOOP(NAME, T, ACC)                                                              \
+    static void NAME(int64_t m, int64_t n, int64_t k, const void *av, int64_t ars,         \
+                     int64_t acs, const void *bv, int64_t brs, int64_t bcs, void *cv) {    \
+        const T *a = av, *b = bv;                                                          \
+        T *c = cv;                                                                         \
+        for (int64_t i = 0; i < m; i++) {                                                  \
+            T *restrict ci = c + i * n;                                                    \
+            for (int64_t j = 0; j < n; j++) ci[j] = 0;                                     \
+            for (int64_t p = 0; p < k; p++) {                                              \
+                const ACC ap = (ACC)a[i * ars + p * acs];                                  \
+                const T *bp = b + p * brs;                                                 \
+                for (int64_t j = 0; j < n; j++)                                            \
+                    ci[j] = (T)((ACC)ci[j] + ap * (ACC)bp[j * bcs]);                       \
+            }                                                                              \
+        }                                                                                  \
+    }
+
+MM_LOOP(mm_f64, double, double)
+MM_LOOP(mm_i32, int32_t, uint64_t)
+MM_LOOP(mm_i64, int64_t, uint64_t)
+MM_LOOP(mm_u32, uint32_t, uint64_t)
+MM_LOOP(mm_u64, uint64_t, uint64_t)
+
+/* y[i] += c[i] (broadcast already applied by the caller's index map) */
+#define MM_ADD(NAME, T)                                                                    \
+    static void NAME(void *yv, const void *cv, int64_t i, int64_t ci) {                   \
+        T *y = yv;                                                                         \
+        const T *c = cv;                                                                   \
+        y[i] = (T)(y[i] + c[ci]);                                                          \
+    }
+
+static void mm_add_f64(void *yv, const void *cv, int64_t i, int64_t ci) {
+    ((double *)yv)[i] += ((const double *)cv)[ci];
+}
+MM_ADD(mm_add_i32, uint32_t)
+MM_ADD(mm_add_i64, uint64_t)
+
+static const struct mm_type {
+    engine_dtype dt;
+    mm_loop_fn loop;
+    void (*add)(void *y, const void *c, int64_t i, int64_t ci);
+} mm_types[] = {
+    {ENGINE_DOUBLE, mm_f64, mm_add_f64},
+    {ENGINE_INT32, mm_i32, mm_add_i32},
+    {ENGINE_UINT32, mm_u32, mm_add_i32},
+    {ENGINE_INT64, mm_i64, mm_add_i64},
+    {ENGINE_UINT64, mm_u64, mm_add_i64},
+};
+
+static const struct mm_type *mm_type_of(engine_dtype dt) {
+    for (size_t i = 0; i < sizeof mm_types / sizeof mm_types[0]; i++)
+        if (mm_types[i].dt == dt) return &mm_types[i];
+    return NULL;
+}
+
+/* float32, float16, bfloat16 (through fp32) or a generic loop type. */
+static int mm_dtype_ok(engine_dtype dt) {
+    return dt == ENGINE_FLOAT || dt == ENGINE_FLOAT16 || dt == ENGINE_BFLOAT16 ||
+           mm_type_of(dt) != NULL;
+}
+
+static int via_f32(engine_dtype dt) {
+    return dt == ENGINE_FLOAT || dt == ENGINE_FLOAT16 || dt == ENGINE_BFLOAT16;
+}
+
+static status prepare_pair(graph *g, node *n, errinfo *err) {
+    engine_dtype a = node_input_dtype(g, n, 0), b = node_input_dtype(g, n, 1);
+    if (!mm_dtype_ok(a))
+        return op_prepare_fail(n, err, STATUS_UNSUPPORTED,
+                               "input A has type %s, expected float, float16, bfloat16, double, "
+                               "int32, int64, uint32 or uint64", engine_dtype_name(a));
+    if (b != a)
+        return op_prepare_fail(n, err, STATUS_INVALID_MODEL, "A is %s but B is %s",
+                               engine_dtype_name(a), engine_dtype_name(b));
+    node_set_output_dtype(g, n, 0, a);
+    return STATUS_OK;
+}
+
+/* --- MatMul --------------------------------------------------------------- */
+
+typedef struct mm_job {
+    const mm_plan *p;
+    const float *a, *b;
+    float *y;
+} mm_job;
+
+static void mm_batch_chunk(void *arg, int64_t i0, int64_t i1) {
+    const mm_job *j = arg;
+    const mm_plan *p = j->p;
+    for (int64_t i = i0; i < i1; i++) {
+        int64_t ao, bo;
+        mm_plan_offsets(p, i, &ao, &bo);
+        gemm_f32(0, 0, p->m, p->n, p->k, 1.0f, j->a + ao, p->k, j->b + bo, p->n, 0.0f,
+                 j->y + i * p->m * p->n, p->n, 1);
+    }
+}
+
+static void matmul_f32(exec_ctx *x, const mm_plan *p, const float *a, const float *b, float *y) {
+    int threads = exec_threads(x);
+    if (p->a_flat) {
+        gemm_f32(0, 0, p->batches * p->m, p->n, p->k, 1.0f, a, p->k, b, p->n, 0.0f, y, p->n,
+                 threads);
+        return;
+    }
+    mm_job j = {.p = p, .a = a, .b = b, .y = y};
+    /* Many small products (attention heads): one thread each. */
+    if (threads > 1 && p->batches >= threads && p->m * p->n * p->k <= (INT64_C(1) << 22)) {
+        exec_parallel_for(x, p->batches, mm_batch_chunk, &j);
+        return;
+    }
+    for (int64_t i = 0; i < p->batches; i++) {
+        int64_t ao, bo;
+        mm_plan_offsets(p, i, &ao, &bo);
+        gemm_f32(0, 0, p->m, p->n, p->k, 1.0f, a + ao, p->k, b + bo, p->n, 0.0f,
+                 y + i * p->m * p->n, p->n, threads);
+    }
+}
+
+static status matmul_run(const node *n, exec_ctx *x) {
+    (void)n;
+    const engine_tensor *a = exec_input(x, 0), *b = exec_input(x, 1);
+    engine_tensor *y;
+    mm_plan p;
+    char why[384];
+    if (!a || !b) return exec_fail(x, STATUS_INVALID_ARGUMENT, "inputs A and B are required");
+    if (mm_plan_make(&a->shape, &b->shape, &p, why, sizeof why))
+        return exec_fail(x, STATUS_INVALID_ARGUMENT, "%s", why);
+    status st = exec_output(x, 0, a->dtype, &p.out, &y);
+    if (st) return st;
+    int64_t ny = engine_shape_numel(&p.out);
+    if (ny == 0) return STATUS_OK;
+    if (via_f32(a->dtype)) {
+        const float *af = fview_input(x, a), *bf = fview_input(x, b);
+        float *yf = fview_output(x, y);
+        if (!af || !bf || !yf) return exec_fail(x, STATUS_NO_MEMORY, "out of memory");
+        matmul_f32(x, &p, af, bf, yf);
+        fview_commit(y, yf);
+        return STATUS_OK;
+    }
+    const struct mm_type *t = mm_type_of(a->dtype);
+    size_t es = engine_dtype_size(a->dtype);
+    for (int64_t i = 0; i < p.batches; i++) {
+        int64_t ao, bo;
+        mm_plan_offsets(&p, i, &ao, &bo);
+        t->loop(p.m, p.n, p.k, (const char *)a->data + ao * es, p.k, 1,
+                (const char *)b->data + bo * es, p.n, 1, (char *)y->data + i * p.m * p.n * es);
+    }
+    return STATUS_OK;
+}
+
+/* --- Gemm ----------------------------------------------------------------- */
+
+typedef struct gemm_state {
+    int trans_a, trans_b;
+    float alpha, beta;
+} gemm_state;
+
+static status gemm_prepare(graph *g, node *n, errinfo *err) {
+    status st = prepare_pair(g, n, err);
+    if (st) return st;
+    gemm_state v = {.trans_a = node_attr_int(n, "transA", 0) != 0,
+                    .trans_b = node_attr_int(n, "transB", 0) != 0,
+                    .alpha = node_attr_float(n, "alpha", 1.0f),
+                    .beta = node_attr_float(n, "beta", 1.0f)};
+    engine_dtype dt = node_input_dtype(g, n, 0);
+    if (dtype_is_int(dt) && (v.alpha != 1.0f || (v.beta != 0.0f && v.beta != 1.0f)))
+        return op_prepare_fail(n, err, STATUS_UNSUPPORTED,
+                               "integer Gemm supports alpha = 1 and beta = 0 or 1 only, got "
+                               "alpha %g beta %g", v.alpha, v.beta);
+    if (n->n_inputs > 2 && n->inputs[2] >= 0 && node_input_dtype(g, n, 2) != dt)
+        return op_prepare_fail(n, err, STATUS_INVALID_MODEL, "C must have the type of A (%s)",
+                               engine_dtype_name(dt));
+    gemm_state *s = malloc(sizeof *s);
+    if (!s) return op_prepare_fail(n, err, STATUS_NO_MEMORY, "out of memory");
+    *s = v;
+    n->state = s;
+    return STATUS_OK;
+}
+
+/* Y = beta * C broadcast to [m, n] (fp32). */
+static void gemm_fill_c(float *y, const float *c, const int64_t *cs, int64_t m, int64_t n,
+                        float beta) {
+    for (int64_t i = 0; i < m; i++)
+        for (int64_t j = 0; j < n; j++) y[i * n + j] = beta * c[i * cs[0] + j * cs[1]];
+}
+
+static status gemm_run(const node *nd, exec_ctx *x) {
+    const gemm_state *s = nd->state;
+    const engine_tensor *a = exec_input(x, 0), *b = exec_input(x, 1), *c = exec_input(x, 2);
+    char sa[128], sb[128];
+    if (!a || !b) return exec_fail(x, STATUS_INVALID_ARGUMENT, "inputs A and B are required");
+    if (a->shape.rank != 2 || b->shape.rank != 2)
+        return exec_fail(x, STATUS_INVALID_ARGUMENT, "A %s and B %s must be 2-D",
+                         shape_format(&a->shape, sa, sizeof sa),
+                         shape_format(&b->shape, sb, sizeof sb));
+    int64_t m = a->shape.dims[s->trans_a], k = a->shape.dims[!s->trans_a];
+    int64_t kb = b->shape.dims[s->trans_b], n = b->shape.dims[!s->trans_b];
+    if (k != kb)
+        return exec_fail(x, STATUS_INVALID_ARGUMENT,
+                         "inner dimensions differ: A %s (transA %d), B %s (transB %d)",
+                         shape_format(&a->shape, sa, sizeof sa), s->trans_a,
+                         shape_format(&b->shape, sb, sizeof sb), s->trans_b);
+    engine_shape ys = {.rank = 2, .dims = {m, n}}, bc;
+    int64_t cs[2] = {0, 0};
+    int use_c = c && s->beta != 0.0f;
+    if (c && (shape_broadcast(&c->shape, &ys, &bc) || !shape_equal(&bc, &ys)))
+        return exec_fail(x, STATUS_INVALID_ARGUMENT, "C %s does not broadcast to [%lld,%lld]",
+                         shape_format(&c->shape, sa, sizeof sa), (long long)m, (long long)n);
+    if (use_c) shape_broadcast_strides(&c->shape, &ys, cs);
+    engine_tensor *y;
+    status st = exec_output(x, 0, a->dtype, &ys, &y);
+    if (st || m * n == 0) return st;
+    if (via_f32(a->dtype)) {
+        const float *af = fview_input(x, a), *bf = fview_input(x, b), *cf = use_c ? fview_input(x, c) : NULL;
+        float *yf = fview_output(x, y);
+        if (!af || !bf || !yf || (use_c && !cf))
+            return exec_fail(x, STATUS_NO_MEMORY, "out of memory");
+        if (use_c) gemm_fill_c(yf, cf, cs, m, n, s->beta);
+        gemm_f32(s->trans_a, s->trans_b, m, n, k, s->alpha, af, a->shape.dims[1], bf,
+                 b->shape.dims[1], use_c ? 1.0f : 0.0f, yf, n, exec_threads(x));
+        fview_commit(y, yf);
+        return STATUS_OK;
+    }
+    /* double / integers: plain loop, then alpha and beta * C. */
+    const struct mm_type *t = mm_type_of(a->dtype);
+    int64_t lda = a->shape.dims[1], ldb = b->shape.dims[1];
+    t->loop(m, n, k, a->data, s->trans_a ? 1 : lda, s->trans_a ? lda : 1, b->data,
+            s->trans_b ? 1 : ldb, s->trans_b ? ldb : 1, y->data);
+    if (a->dtype == ENGINE_DOUBLE) {
+        double *yd = y->data;
+        const double *cd = use_c ? c->data : NULL;
+        for (int64_t i = 0; i < m; i++)
+            for (int64_t j = 0; j < n; j++)
+                yd[i * n + j] = s->alpha * yd[i * n + j] +
+                                (cd ? s->beta * cd[i * cs[0] + j * cs[1]] : 0.0);
+    } else if (use_c) {
+        for (int64_t i = 0; i < m; i++)
+            for (int64_t j = 0; j < n; j++) t->add(y->data, c->data, i * n + j, i * cs[0] + j * cs[1]);
+    }
+    return STATUS_OK;
+}
 
 const op_desc op_family_matmul[] = {
+    {.type = "MatMul", .since = 1, .prepare = prepare_pair, .run = matmul_run},
+    {.type = "Gemm", .since = 1, .prepare = gemm_prepare, .run = gemm_run},
     {0},
 };

@@ -1,0 +1,55 @@
+# Makefile -- a thin front door over CMake and scripts/; see README.md.
+#
+#   make            build build/inferd (installs missing build packages first)
+#   make serve      build, then serve examples/models on :8000
+#   make test       everything: -Werror build, unit tests, ONNX conformance,
+#                   model comparisons with ONNX Runtime, integration tests,
+#                   then the same again under ASan+UBSan (scripts/run-tests.sh)
+#   make asan       only the ASan+UBSan part of `make test`
+#   make fuzz       clang/libFuzzer build, each fuzz target for FUZZ_SECONDS
+#   make clean      remove the build directories
+#   make distclean  also remove the generated test models and the .venv
+#
+# CMake does the real work; this file only names the directories and calls
+# scripts/install-deps.sh so a fresh Debian 12 machine needs nothing by hand.
+
+BUILD_DIR    ?= build
+ASAN_DIR     ?= build-asan
+FUZZ_DIR     ?= build-fuzz
+JOBS         ?= 2
+HTTP_PORT    ?= 8000
+FUZZ_SECONDS ?= 30
+
+.PHONY: all build deps deps-test serve test asan fuzz clean distclean
+
+all: build
+
+deps:
+	@scripts/install-deps.sh build
+
+deps-test:
+	@scripts/install-deps.sh test
+
+build: deps
+	cmake -S . -B $(BUILD_DIR) -DINFERD_WERROR=ON
+	cmake --build $(BUILD_DIR) -j$(JOBS)
+
+serve: build
+	$(BUILD_DIR)/inferd serve --model-repository examples/models --http-port $(HTTP_PORT)
+
+test: deps-test
+	scripts/run-tests.sh
+
+asan: deps-test
+	scripts/run-tests.sh asan
+
+fuzz: deps-test
+	CC=clang cmake -S . -B $(FUZZ_DIR) -DINFERD_FUZZ=ON -DINFERD_WERROR=ON
+	cmake --build $(FUZZ_DIR) -j$(JOBS)
+	scripts/run-fuzz.sh $(FUZZ_DIR) $(FUZZ_SECONDS)
+
+clean:
+	rm -rf $(BUILD_DIR) $(ASAN_DIR) $(FUZZ_DIR)
+
+distclean: clean
+	rm -rf tests/models .venv .pytest_cache

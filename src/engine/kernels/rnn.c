@@ -1,0 +1,450 @@
+/* rnn.c -- RNN, GRU and LSTM cells over float32 (see rnn.h). */
+
+/* The vmath selects only vectorize when gcc may assume float operations do
+ * not trap; nothing here reads the floating-point exception flags. */
+#pragma GCC optimize("no-trapping-math")
+
+/* The activations are a third of an LSTM step; an AVX2 build of them,
+ * picked at load time, runs them twice as wide as the SSE2 baseline. */
+#if defined(__x86_64__) && defined(__GNUC__)
+#define RNN_CLONES __attribute__((target_clones("avx2", "default")))
+#else
+#define RNN_CLONES
+#endif
+
+#include "rnn.h"
+
+#include <math.h>
+#include <string.h>
+#include <strings.h>
+
+#include "gemm.h"
+#include "vmath.h"
+
+/* --- activations ---------------------------------------------------------- */
+
+static const struct {
+    const char *name;
+    rnn_act_kind kind;
+    int uses_alpha, uses_beta;
+} act_table[] = {
+    {"Relu", RNN_ACT_RELU, 0, 0},
+    {"Tanh", RNN_ACT_TANH, 0, 0},
+    {"Sigmoid", RNN_ACT_SIGMOID, 0, 0},
+    {"Affine", RNN_ACT_AFFINE, 1, 1},
+    {"LeakyRelu", RNN_ACT_LEAKY_RELU, 1, 0},
+    {"ThresholdedRelu", RNN_ACT_THRESHOLDED_RELU, 1, 0},
+    {"ScaledTanh", RNN_ACT_SCALED_TANH, 1, 1},
+    {"HardSigmoid", RNN_ACT_HARD_SIGMOID, 1, 1},
+    {"Elu", RNN_ACT_ELU, 1, 0},
+    {"Softsign", RNN_ACT_SOFTSIGN, 0, 0},
+    {"Softplus", RNN_ACT_SOFTPLUS, 0, 0},
+};
+
+int rnn_act_lookup(const char *name, size_t len, rnn_act_kind *kind, int *uses_alpha,
+                   int *uses_beta) {
+    for (size_t i = 0; i < sizeof act_table / sizeof act_table[0]; i++) {
+        if (strlen(act_table[i].name) != len || strncasecmp(act_table[i].name, name, len))
+            continue;
+        *kind = act_table[i].kind;
+        *uses_alpha = act_table[i].uses_alpha;
+        *uses_beta = act_table[i].uses_beta;
+        return 0;
+    }
+    return -1;
+}
+
+/* ONNX gives no defaults for the parameters of the optional activations;
+ * these are ONNX Runtime's, the behaviour models are checked against. */
+float rnn_act_default_alpha(rnn_act_kind kind) {
+    switch (kind) {
+    case RNN_ACT_LEAKY_RELU: return 0.01f;
+    case RNN_ACT_HARD_SIGMOID: return 0.2f;
+    case RNN_ACT_ELU: return 1.0f;
+    default: return 0.0f;
+    }
+}
+
+float rnn_act_default_beta(rnn_act_kind kind) {
+    return kind == RNN_ACT_HARD_SIGMOID ? 0.5f : 0.0f;
+}
+
+/* Tanh and Sigmoid dominate a recurrent step after the GEMMs: they use the
+ * vectorizable vmath versions (relative error < 1e-6) instead of libm. */
+RNN_CLONES void rnn_act_apply(const rnn_act *a, float *restrict v, int64_t n) {
+    const float al = a->alpha, be = a->beta;
+    switch (a->kind) {
+    case RNN_ACT_RELU:
+        VM_SIMD for (int64_t i = 0; i < n; i++) v[i] = v[i] > 0 ? v[i] : 0;
+        break;
+    case RNN_ACT_TANH:
+        VM_SIMD for (int64_t i = 0; i < n; i++) v[i] = vm_tanhf(v[i]);
+        break;
+    case RNN_ACT_SIGMOID:
+        VM_SIMD for (int64_t i = 0; i < n; i++) v[i] = vm_sigmoidf(v[i]);
+        break;
+    case RNN_ACT_AFFINE:
+        VM_SIMD for (int64_t i = 0; i < n; i++) v[i] = al * v[i] + be;
+        break;
+    case RNN_ACT_LEAKY_RELU:
+        VM_SIMD for (int64_t i = 0; i < n; i++) v[i] = v[i] >= 0 ? v[i] : al * v[i];
+        break;
+    case RNN_ACT_THRESHOLDED_RELU:
+        VM_SIMD for (int64_t i = 0; i < n; i++) v[i] = v[i] > al ? v[i] : 0;
+        break;
+    case RNN_ACT_SCALED_TANH:
+        VM_SIMD for (int64_t i = 0; i < n; i++) v[i] = al * vm_tanhf(be * v[i]);
+        break;
+    case RNN_ACT_HARD_SIGMOID:
+        VM_SIMD for (int64_t i = 0; i < n; i++) {
+            float y = al * v[i] + be;
+            y = y > 0.0f ? y : 0.0f;
+            v[i] = y < 1.0f ? y : 1.0f;
+        }
+        break;
+    case RNN_ACT_ELU:
+        VM_SIMD for (int64_t i = 0; i < n; i++) v[i] = v[i] >= 0 ? v[i] : al * (vm_expf(v[i]) - 1.0f);
+        break;
+    case RNN_ACT_SOFTSIGN:
+        VM_SIMD for (int64_t i = 0; i < n; i++) v[i] = v[i] / (1.0f + fabsf(v[i]));
+        break;
+    case RNN_ACT_SOFTPLUS: /* log1p(e^x) overflows for large x, where it is x */
+        for (int64_t i = 0; i < n; i++) v[i] = v[i] > 20.0f ? v[i] : log1pf(expf(v[i]));
+        break;
+    default:
+        break;
+    }
+}
+
+/* --- shared helpers -------------------------------------------------------- */
+
+int rnn_cell_gates(rnn_cell cell) {
+    return cell == RNN_CELL_LSTM ? 4 : cell == RNN_CELL_GRU ? 3 : 1;
+}
+
+static void clip_in_place(const rnn_params *p, float *restrict v, int64_t n) {
+    if (!p->has_clip) return;
+    const float c = p->clip;
+    VM_SIMD for (int64_t i = 0; i < n; i++) {
+        float y = v[i] < c ? v[i] : c;
+        v[i] = y > -c ? y : -c;
+    }
+}
+
+/* Activation k of the cell, after the pre-activation clip. */
+static void activate(const rnn_params *p, int k, float *v, int64_t n) {
+    clip_in_place(p, v, n);
+    rnn_act_apply(&p->act[k], v, n);
+}
+
+static int64_t seq_len_of(const rnn_params *p, const rnn_dir_io *io, int64_t b) {
+    return io->lens ? io->lens[b] : p->seq_len;
+}
+
+/* Timestep that step s of batch entry b visits. */
+static int64_t step_time(const rnn_params *p, int64_t len, int64_t s) {
+    return p->reverse ? len - 1 - s : s;
+}
+
+static void load_state(const rnn_params *p, const rnn_dir_io *io, const float *init,
+                       float *state) {
+    const int64_t H = p->hidden;
+    for (int64_t b = 0; b < p->batch; b++) {
+        if (init) memcpy(state + b * H, init + b * io->h_stride_b, (size_t)H * sizeof(float));
+        else memset(state + b * H, 0, (size_t)H * sizeof(float));
+    }
+}
+
+/* Final states, Y_h/Y_c, and zero Y rows past each sequence's end. A
+ * sequence of length 0 has zero final states (ORT's convention). */
+static void store_results(const rnn_params *p, const rnn_dir_io *io, const float *h,
+                          const float *c) {
+    const int64_t H = p->hidden;
+    const size_t row = (size_t)H * sizeof(float);
+    for (int64_t b = 0; b < p->batch; b++) {
+        int64_t len = seq_len_of(p, io, b);
+        if (io->yh) {
+            if (len > 0) memcpy(io->yh + b * io->h_stride_b, h + b * H, row);
+            else memset(io->yh + b * io->h_stride_b, 0, row);
+        }
+        if (io->yc && c) {
+            if (len > 0) memcpy(io->yc + b * io->h_stride_b, c + b * H, row);
+            else memset(io->yc + b * io->h_stride_b, 0, row);
+        }
+        if (io->y)
+            for (int64_t t = len; t < p->seq_len; t++)
+                memset(io->y + t * io->y_stride_t + b * io->y_stride_b, 0, row);
+    }
+}
+
+static int mul_ok(int64_t a, int64_t b, int64_t *out) {
+    return !__builtin_mul_overflow(a, b, out);
+}
+
+int64_t rnn_scratch_floats(const rnn_params *p) {
+    const int64_t G = rnn_cell_gates(p->cell), H = p->hidden, N = p->batch;
+    int64_t gh, rows, xw, gates, nh;
+    if (!mul_ok(G, H, &gh) || !mul_ok(p->seq_len, N, &rows) || !mul_ok(rows, gh, &xw) ||
+        !mul_ok(N, gh, &gates) || !mul_ok(N, H, &nh))
+        return -1;
+    /* xw, gates, h, c (LSTM) or r*h (GRU), plus one row of bias */
+    int64_t total = 0;
+    int64_t parts[] = {xw, gates, nh, nh, gh};
+    for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++)
+        if (__builtin_add_overflow(total, parts[i], &total)) return -1;
+    return total;
+}
+
+/* --- the fast path --------------------------------------------------------- */
+
+/* Bias folded into the input projection: Wb + Rb for every gate except
+ * GRU's h gate with linear_before_reset, whose Rb sits inside r * (...). */
+static void input_bias(const rnn_params *p, const float *b, float *out) {
+    const int64_t gh = rnn_cell_gates(p->cell) * p->hidden;
+    VM_SIMD for (int64_t j = 0; j < gh; j++) out[j] = b[j] + b[gh + j];
+    if (p->cell == RNN_CELL_GRU && p->linear_before_reset) {
+        VM_SIMD for (int64_t j = 2 * p->hidden; j < gh; j++) out[j] = b[j];
+    }
+}
+
+/* xw[row] = x[row] * W^T + bias for all T*N rows in one GEMM. */
+static void project_inputs(const rnn_params *p, const rnn_dir_io *io, float *xw,
+                           float *bias, int threads) {
+    const int64_t gh = rnn_cell_gates(p->cell) * p->hidden;
+    const int64_t rows = p->seq_len * p->batch;
+    gemm_f32(0, 1, rows, gh, p->input_size, 1.0f, io->x, p->input_size, io->w,
+             p->input_size, 0.0f, xw, gh, threads);
+    if (!io->b) return;
+    input_bias(p, io->b, bias);
+    for (int64_t r = 0; r < rows; r++) {
+        float *restrict row = xw + r * gh;
+        VM_SIMD for (int64_t j = 0; j < gh; j++) row[j] += bias[j];
+    }
+}
+
+static void rnn_step(const rnn_params *p, float *restrict g, const float *restrict xr,
+                     float *restrict h) {
+    const int64_t H = p->hidden;
+    VM_SIMD for (int64_t j = 0; j < H; j++) g[j] += xr[j];
+    activate(p, 0, g, H);
+    memcpy(h, g, (size_t)H * sizeof(float));
+}
+
+static void lstm_step(const rnn_params *p, const float *pp, float *restrict g,
+                      const float *restrict xr, float *restrict h, float *restrict c) {
+    const int64_t H = p->hidden;
+    float *restrict gi = g, *restrict go = g + H, *restrict gf = g + 2 * H,
+                    *restrict gc = g + 3 * H;
+    VM_SIMD for (int64_t j = 0; j < 4 * H; j++) g[j] += xr[j];
+    if (pp) {
+        VM_SIMD for (int64_t j = 0; j < H; j++) {
+            gi[j] += pp[j] * c[j];
+            gf[j] += pp[2 * H + j] * c[j];
+        }
+    }
+    activate(p, 0, gi, H);
+    if (p->input_forget) {
+        VM_SIMD for (int64_t j = 0; j < H; j++) gf[j] = 1.0f - gi[j];
+    } else {
+        activate(p, 0, gf, H);
+    }
+    activate(p, 1, gc, H);
+    VM_SIMD for (int64_t j = 0; j < H; j++) c[j] = gf[j] * c[j] + gi[j] * gc[j];
+    if (pp) {
+        VM_SIMD for (int64_t j = 0; j < H; j++) go[j] += pp[H + j] * c[j];
+    }
+    activate(p, 0, go, H);
+    memcpy(gc, c, (size_t)H * sizeof(float));
+    rnn_act_apply(&p->act[2], gc, H);
+    VM_SIMD for (int64_t j = 0; j < H; j++) h[j] = go[j] * gc[j];
+}
+
+/* GRU's z and r gates; g holds H*R^T for them, xr the input part. */
+static void gru_zr(const rnn_params *p, float *restrict g, const float *restrict xr) {
+    const int64_t H2 = 2 * p->hidden;
+    VM_SIMD for (int64_t j = 0; j < H2; j++) g[j] += xr[j];
+    activate(p, 0, g, H2);
+}
+
+/* GRU's h gate and the new state; gh already holds the recurrent term
+ * (r applied for linear_before_reset = 0, not yet for 1). */
+static void gru_finish(const rnn_params *p, const float *rbh, float *restrict g,
+                       const float *restrict xr, float *restrict h) {
+    const int64_t H = p->hidden;
+    const float *restrict z = g, *restrict r = g + H, *restrict xh = xr + 2 * H;
+    float *restrict gh = g + 2 * H;
+    if (p->linear_before_reset) {
+        VM_SIMD for (int64_t j = 0; j < H; j++) gh[j] = xh[j] + r[j] * (gh[j] + rbh[j]);
+    } else {
+        VM_SIMD for (int64_t j = 0; j < H; j++) gh[j] += xh[j];
+    }
+    activate(p, 1, gh, H);
+    VM_SIMD for (int64_t j = 0; j < H; j++) h[j] = (1.0f - z[j]) * gh[j] + z[j] * h[j];
+}
+
+/* One step of GRU with linear_before_reset = 0: (r * H) * Rh^T needs r
+ * first, so the batch is walked twice around a second GEMM. */
+static void gru_step_reset_first(const rnn_params *p, const rnn_dir_io *io, int64_t s,
+                                 const float *xw, float *gates, float *h, float *rh,
+                                 int threads) {
+    const int64_t H = p->hidden, gh = 3 * H, N = p->batch;
+    for (int64_t b = 0; b < N; b++) {
+        int64_t len = seq_len_of(p, io, b);
+        float *restrict rrow = rh + b * H;
+        if (s >= len) {
+            memset(rrow, 0, (size_t)H * sizeof(float));
+            continue;
+        }
+        int64_t t = step_time(p, len, s);
+        float *g = gates + b * gh;
+        gru_zr(p, g, xw + (t * io->x_stride_t + b * io->x_stride_b) * gh);
+        const float *restrict hb = h + b * H, *restrict r = g + H;
+        VM_SIMD for (int64_t j = 0; j < H; j++) rrow[j] = r[j] * hb[j];
+    }
+    gemm_f32(0, 1, N, H, H, 1.0f, rh, H, io->r + 2 * H * H, H, 0.0f, gates + 2 * H, gh,
+             threads);
+}
+
+static void write_y(const rnn_dir_io *io, int64_t H, int64_t t, int64_t b, const float *h) {
+    if (io->y)
+        memcpy(io->y + t * io->y_stride_t + b * io->y_stride_b, h, (size_t)H * sizeof(float));
+}
+
+void rnn_run_direction(const rnn_params *p, const rnn_dir_io *io, int threads) {
+    const int64_t H = p->hidden, N = p->batch, G = rnn_cell_gates(p->cell), gh = G * H;
+    float *xw = io->scratch, *gates = xw + p->seq_len * N * gh, *h = gates + N * gh;
+    float *aux = h + N * H, *bias = aux + N * H; /* aux: LSTM c, GRU r*h */
+    /* GRU's Rb for the h gate (zeros without B: the bias row is unused) */
+    const float *rbh = io->b ? io->b + gh + 2 * H : bias + 2 * H;
+    const int gru_reset_first = p->cell == RNN_CELL_GRU && !p->linear_before_reset;
+
+    if (!io->b) memset(bias, 0, (size_t)gh * sizeof(float));
+    project_inputs(p, io, xw, bias, threads);
+    load_state(p, io, io->h0, h);
+    if (p->cell == RNN_CELL_LSTM) load_state(p, io, io->c0, aux);
+
+    int64_t steps = 0;
+    for (int64_t b = 0; b < N; b++)
+        if (seq_len_of(p, io, b) > steps) steps = seq_len_of(p, io, b);
+
+    /* Columns of H * R^T computed per step: GRU's h gate waits for r. */
+    const int64_t rec_cols = gru_reset_first ? 2 * H : gh;
+    for (int64_t s = 0; s < steps; s++) {
+        gemm_f32(0, 1, N, rec_cols, H, 1.0f, h, H, io->r, H, 0.0f, gates, gh, threads);
+        if (gru_reset_first) gru_step_reset_first(p, io, s, xw, gates, h, aux, threads);
+        for (int64_t b = 0; b < N; b++) {
+            int64_t len = seq_len_of(p, io, b);
+            if (s >= len) continue;
+            int64_t t = step_time(p, len, s);
+            float *g = gates + b * gh, *hb = h + b * H;
+            const float *xr = xw + (t * io->x_stride_t + b * io->x_stride_b) * gh;
+            switch (p->cell) {
+            case RNN_CELL_RNN: rnn_step(p, g, xr, hb); break;
+            case RNN_CELL_LSTM: lstm_step(p, io->p, g, xr, hb, aux + b * H); break;
+            case RNN_CELL_GRU:
+                if (!gru_reset_first) gru_zr(p, g, xr);
+                gru_finish(p, rbh, g, xr, hb);
+                break;
+            }
+            write_y(io, H, t, b, hb);
+        }
+    }
+    store_results(p, io, h, p->cell == RNN_CELL_LSTM ? aux : NULL);
+}
+
+/* --- the reference ----------------------------------------------------------- */
+
+static float dot(const float *a, const float *b, int64_t n) {
+    double acc = 0;
+    for (int64_t i = 0; i < n; i++) acc += (double)a[i] * b[i];
+    return (float)acc;
+}
+
+static float act1(const rnn_params *p, int k, float v) {
+    if (p->has_clip) v = fminf(fmaxf(v, -p->clip), p->clip);
+    rnn_act_apply(&p->act[k], &v, 1);
+    return v;
+}
+
+/* Gate k (0-based) pre-activation from the input: x . W[k] + Wb[k]. */
+static float ref_in(const rnn_params *p, const rnn_dir_io *io, const float *x, int64_t k) {
+    return dot(x, io->w + k * p->input_size, p->input_size) + (io->b ? io->b[k] : 0);
+}
+
+/* Gate k pre-activation from the state: v . R[k] + Rb[k]. */
+static float ref_rec(const rnn_params *p, const rnn_dir_io *io, const float *v, int64_t k) {
+    const int64_t gh = rnn_cell_gates(p->cell) * p->hidden;
+    return dot(v, io->r + k * p->hidden, p->hidden) + (io->b ? io->b[gh + k] : 0);
+}
+
+static void ref_step(const rnn_params *p, const rnn_dir_io *io, const float *x, float *h,
+                     float *c, float *tmp) {
+    const int64_t H = p->hidden;
+    for (int64_t j = 0; j < H; j++) {
+        switch (p->cell) {
+        case RNN_CELL_RNN:
+            tmp[j] = act1(p, 0, ref_in(p, io, x, j) + ref_rec(p, io, h, j));
+            break;
+        case RNN_CELL_GRU: {
+            float z = act1(p, 0, ref_in(p, io, x, j) + ref_rec(p, io, h, j));
+            float r = act1(p, 0, ref_in(p, io, x, H + j) + ref_rec(p, io, h, H + j));
+            /* without linear_before_reset the recurrent term needs every r
+             * first: it is added after this loop */
+            float hh = ref_in(p, io, x, 2 * H + j);
+            if (p->linear_before_reset) hh += r * ref_rec(p, io, h, 2 * H + j);
+            tmp[j] = z;
+            tmp[H + j] = r;
+            tmp[2 * H + j] = hh;
+            break;
+        }
+        case RNN_CELL_LSTM: {
+            float pi = io->p ? io->p[j] * c[j] : 0, pf = io->p ? io->p[2 * H + j] * c[j] : 0;
+            float i = act1(p, 0, ref_in(p, io, x, j) + ref_rec(p, io, h, j) + pi);
+            float f = p->input_forget
+                          ? 1.0f - i
+                          : act1(p, 0, ref_in(p, io, x, 2 * H + j) + ref_rec(p, io, h, 2 * H + j) + pf);
+            float g = act1(p, 1, ref_in(p, io, x, 3 * H + j) + ref_rec(p, io, h, 3 * H + j));
+            float cn = f * c[j] + i * g;
+            float po = io->p ? io->p[H + j] * cn : 0;
+            float o = act1(p, 0, ref_in(p, io, x, H + j) + ref_rec(p, io, h, H + j) + po);
+            float hc = cn;
+            rnn_act_apply(&p->act[2], &hc, 1);
+            tmp[j] = o * hc;
+            tmp[H + j] = cn;
+            break;
+        }
+        }
+    }
+    if (p->cell == RNN_CELL_GRU) {
+        float *z = tmp, *r = tmp + H, *hh = tmp + 2 * H;
+        if (!p->linear_before_reset) { /* (r . h) R_h^T, element by element */
+            float *rh = tmp + 3 * H;
+            for (int64_t q = 0; q < H; q++) rh[q] = r[q] * h[q];
+            for (int64_t j = 0; j < H; j++) hh[j] += ref_rec(p, io, rh, 2 * H + j);
+        }
+        for (int64_t j = 0; j < H; j++) {
+            float a = act1(p, 1, hh[j]);
+            h[j] = (1.0f - z[j]) * a + z[j] * h[j];
+        }
+        return;
+    }
+    memcpy(h, tmp, (size_t)H * sizeof(float));
+    if (c) memcpy(c, tmp + H, (size_t)H * sizeof(float));
+}
+
+void rnn_run_direction_reference(const rnn_params *p, const rnn_dir_io *io) {
+    const int64_t H = p->hidden, N = p->batch;
+    float *h = io->scratch, *c = h + N * H, *tmp = c + N * H;
+    load_state(p, io, io->h0, h);
+    load_state(p, io, io->c0, c);
+    for (int64_t b = 0; b < N; b++) {
+        int64_t len = seq_len_of(p, io, b);
+        for (int64_t s = 0; s < len; s++) {
+            int64_t t = step_time(p, len, s);
+            const float *x = io->x + (t * io->x_stride_t + b * io->x_stride_b) * p->input_size;
+            ref_step(p, io, x, h + b * H, p->cell == RNN_CELL_LSTM ? c + b * H : NULL, tmp);
+            write_y(io, H, t, b, h + b * H);
+        }
+    }
+    store_results(p, io, h, p->cell == RNN_CELL_LSTM ? c : NULL);
+}

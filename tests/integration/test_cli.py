@@ -1,0 +1,72 @@
+"""The command line: inferd --help, inferd version, and serve's flag errors."""
+
+import re
+import subprocess
+
+from conftest import free_port, get
+
+
+def run(inferd_bin, *args, timeout=20):
+    p = subprocess.run([inferd_bin, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                       timeout=timeout, stdin=subprocess.DEVNULL)
+    return p.returncode, p.stdout.decode(errors="replace") + p.stderr.decode(errors="replace")
+
+
+def test_help(inferd_bin):
+    rc, out = run(inferd_bin, "--help")
+    assert rc == 0, out
+    for word in ("serve", "version", "--model-repository", "--http-port"):
+        assert word in out, "inferd --help does not mention %s:\n%s" % (word, out)
+
+
+def test_version(inferd_bin):
+    rc, out = run(inferd_bin, "version")
+    assert rc == 0, out
+    assert re.search(r"\d+\.\d+\.\d+", out), out
+
+
+def test_serve_without_repository_fails_clearly(inferd_bin):
+    rc, out = run(inferd_bin, "serve")
+    assert rc != 0
+    assert "--model-repository" in out, out
+
+
+def test_serve_with_missing_repository_fails_clearly(inferd_bin, tmp_path):
+    missing = str(tmp_path / "no-such-repository")
+    rc, out = run(inferd_bin, "serve", "--model-repository", missing, "--http-port", str(free_port()))
+    assert rc != 0
+    assert "no-such-repository" in out, out
+
+
+def test_unknown_flag_fails_clearly(inferd_bin, tmp_path):
+    rc, out = run(inferd_bin, "serve", "--model-repository", str(tmp_path), "--no-such-flag")
+    assert rc != 0
+    assert "--no-such-flag" in out, out
+
+
+def test_unknown_command_fails_clearly(inferd_bin):
+    rc, out = run(inferd_bin, "frobnicate")
+    assert rc != 0
+    assert "frobnicate" in out, out
+
+
+def test_bad_port_fails_clearly(inferd_bin, tmp_path):
+    rc, out = run(inferd_bin, "serve", "--model-repository", str(tmp_path), "--http-port", "notaport")
+    assert rc != 0
+    assert "notaport" in out or "--http-port" in out, out
+
+
+def test_log_verbose_and_max_request_bytes_are_accepted(start_server, tmp_path):
+    import models
+    repo = models.make_repo(tmp_path / "repo", ["add"])
+    s = start_server(repo, "--log-verbose", "1", "--max-request-bytes", "100000", name="verbose")
+    assert get(s, "/v2/health/ready").status == 200
+
+
+def test_empty_repository_serves(start_server, tmp_path):
+    """A repository with no models is valid: live and ready, nothing to infer."""
+    (tmp_path / "empty").mkdir()
+    s = start_server(str(tmp_path / "empty"), name="empty")
+    assert get(s, "/v2/health/live").status == 200
+    assert get(s, "/v2/health/ready").status == 200
+    assert get(s, "/v2/models/digits").status == 404
