@@ -11,6 +11,7 @@ static const struct {
     const char *summary;
 } commands[] = {
     {"serve", cmd_serve, "serve a model repository over HTTP (KServe v2 REST)"},
+    {"bench", cmd_bench, "time the engine alone on an ONNX file (no server)"},
     {"ops", cmd_ops, "list the ONNX operators the engine implements"},
 };
 

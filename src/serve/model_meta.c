@@ -144,17 +144,6 @@ static status build_ios(const model_io_config *cfg_ios, size_t n_cfg, const serv
     *n_out = 0;
     char names[300];
     status st;
-    if (n_cfg && all_required) {
-        for (int j = 0; j < n_model; j++) {
-            bool listed = false;
-            for (size_t i = 0; i < n_cfg && !listed; i++) listed = !strcmp(cfg_ios[i].name, model_ios[j].name);
-            if (!listed)
-                return status_fail(err, STATUS_INVALID_MODEL,
-                                   "model %s '%s' is missing from config.pbtxt (list every %s of "
-                                   "the model, or none to take them from the model)",
-                                   kind, model_ios[j].name, kind);
-        }
-    }
     for (int i = 0; i < n; i++) {
         if (n_cfg) {
             int j = find_io(model_ios, n_model, cfg_ios[i].name);
@@ -169,6 +158,17 @@ static status build_ios(const model_io_config *cfg_ios, size_t n_cfg, const serv
         }
         if (arr[i].name) (*n_out)++;
         if (st) return st;
+    }
+    if (n_cfg && all_required) {
+        for (int j = 0; j < n_model; j++) {
+            bool listed = false;
+            for (size_t i = 0; i < n_cfg && !listed; i++) listed = !strcmp(cfg_ios[i].name, model_ios[j].name);
+            if (!listed)
+                return status_fail(err, STATUS_INVALID_MODEL,
+                                   "model %s '%s' is missing from config.pbtxt (list every %s of "
+                                   "the model, or none to take them from the model)",
+                                   kind, model_ios[j].name, kind);
+        }
     }
     return STATUS_OK;
 }

@@ -29,6 +29,8 @@
 #include "serve/backend.h"
 #include "serve/datatype.h"
 
+#define FAKE_UNUSED __attribute__((unused))
+
 struct serve_backend_model {
     serve_model_meta meta;
     int instfail;
@@ -47,16 +49,16 @@ static atomic_int fake_models_alive;
 static atomic_int fake_sleep_us;
 static pthread_mutex_t fake_gate_mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t fake_gate_cv = PTHREAD_COND_INITIALIZER;
-static int fake_gate_closed;
-static int fake_waiting_at_gate;
+FAKE_UNUSED static int fake_gate_closed;
+FAKE_UNUSED static int fake_waiting_at_gate;
 
-static void fake_gate_close(void) {
+FAKE_UNUSED static void fake_gate_close(void) {
     pthread_mutex_lock(&fake_gate_mu);
     fake_gate_closed = 1;
     pthread_mutex_unlock(&fake_gate_mu);
 }
 
-static void fake_gate_open(void) {
+FAKE_UNUSED static void fake_gate_open(void) {
     pthread_mutex_lock(&fake_gate_mu);
     fake_gate_closed = 0;
     pthread_cond_broadcast(&fake_gate_cv);
@@ -64,7 +66,7 @@ static void fake_gate_open(void) {
 }
 
 /* Waits until n executions are blocked at the closed gate. */
-static void fake_gate_wait_for(int n) {
+FAKE_UNUSED static void fake_gate_wait_for(int n) {
     for (;;) {
         pthread_mutex_lock(&fake_gate_mu);
         int w = fake_waiting_at_gate;
@@ -74,7 +76,7 @@ static void fake_gate_wait_for(int n) {
     }
 }
 
-static void fake_meta_clear(serve_model_meta *m) {
+FAKE_UNUSED static void fake_meta_clear(serve_model_meta *m) {
     for (int i = 0; i < m->n_inputs; i++) free(m->inputs[i].name);
     for (int i = 0; i < m->n_outputs; i++) free(m->outputs[i].name);
     free(m->inputs);
@@ -82,7 +84,7 @@ static void fake_meta_clear(serve_model_meta *m) {
     memset(m, 0, sizeof *m);
 }
 
-static int fake_add_io(serve_io **arr, int *n, char *rest) {
+FAKE_UNUSED static int fake_add_io(serve_io **arr, int *n, char *rest) {
     char *save = NULL;
     char *name = strtok_r(rest, " \t", &save);
     char *type = strtok_r(NULL, " \t", &save);
@@ -108,7 +110,7 @@ static int fake_add_io(serve_io **arr, int *n, char *rest) {
 }
 
 /* Parses a spec (text) into a model. */
-static status fake_model_from_spec(const char *spec, serve_backend_model **out, errinfo *err) {
+FAKE_UNUSED static status fake_model_from_spec(const char *spec, serve_backend_model **out, errinfo *err) {
     struct serve_backend_model *m = calloc(1, sizeof *m);
     char *copy = strdup(spec);
     if (!m || !copy) {
@@ -136,7 +138,7 @@ static status fake_model_from_spec(const char *spec, serve_backend_model **out, 
     return STATUS_OK;
 }
 
-static status fake_model_load(const char *path, const model_config *cfg, serve_backend_model **out,
+FAKE_UNUSED static status fake_model_load(const char *path, const model_config *cfg, serve_backend_model **out,
                               errinfo *err) {
     (void)cfg;
     FILE *fp = fopen(path, "rb");
@@ -150,14 +152,14 @@ static status fake_model_load(const char *path, const model_config *cfg, serve_b
 
 static const serve_model_meta *fake_model_meta(const serve_backend_model *m) { return &m->meta; }
 
-static void fake_model_unload(serve_backend_model *m) {
+FAKE_UNUSED static void fake_model_unload(serve_backend_model *m) {
     if (!m) return;
     fake_meta_clear(&m->meta);
     free(m);
     atomic_fetch_sub(&fake_models_alive, 1);
 }
 
-static status fake_instance_create(serve_backend_model *m, const serve_instance_options *o,
+FAKE_UNUSED static status fake_instance_create(serve_backend_model *m, const serve_instance_options *o,
                                    serve_backend_instance **out, errinfo *err) {
     if (m->instfail) return status_fail(err, STATUS_INTERNAL, "fake: instance refused");
     struct serve_backend_instance *inst = calloc(1, sizeof *inst);
@@ -169,18 +171,18 @@ static status fake_instance_create(serve_backend_model *m, const serve_instance_
     return STATUS_OK;
 }
 
-static void fake_instance_destroy(serve_backend_instance *inst) {
+FAKE_UNUSED static void fake_instance_destroy(serve_backend_instance *inst) {
     if (!inst) return;
     free(inst);
     atomic_fetch_sub(&fake_instances_alive, 1);
 }
 
-static void fake_tensor_release(serve_tensor *t) {
+FAKE_UNUSED static void fake_tensor_release(serve_tensor *t) {
     free(t->data);
     memset(t, 0, sizeof *t);
 }
 
-static status fake_execute(serve_backend_instance *inst, const serve_tensor *inputs, int n_inputs,
+FAKE_UNUSED static status fake_execute(serve_backend_instance *inst, const serve_tensor *inputs, int n_inputs,
                            const char *const *wanted, int n_wanted, serve_tensor *outputs,
                            errinfo *err) {
     int running = atomic_fetch_add(&fake_running, 1) + 1;
@@ -225,7 +227,7 @@ static status fake_execute(serve_backend_instance *inst, const serve_tensor *inp
     return st;
 }
 
-static const serve_backend fake_backend = {
+FAKE_UNUSED static const serve_backend fake_backend = {
     .abi_version = SERVE_BACKEND_ABI,
     .name = "onnxruntime",
     .platform = "onnxruntime_onnx",

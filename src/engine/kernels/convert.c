@@ -5,11 +5,13 @@
  * 0/1) and STORE narrows it to the destination, choosing with _Generic
  * between a saturating conversion (floating source into an integer, where C
  * would be undefined out of range) and a plain wrapping one. */
+#pragma GCC optimize("no-trapping-math") /* selects vectorize (vmath.h) */
 #include "convert.h"
 
 #include <string.h>
 
 #include "../dtype.h"
+#include "vmath.h"
 
 /* Two copies of the same type list, because the matrix needs a nested
  * expansion and a macro cannot expand itself. X(name, C type, dtype). */
@@ -43,11 +45,61 @@
     X(SN, ST, SE, u64, uint64_t, ENGINE_UINT64)                                \
     X(SN, ST, SE, b, uint8_t, ENGINE_BOOL)
 
+/* --- float16 and bfloat16 ---------------------------------------------------
+ * Branch-free (selects only) versions of dtype.c's conversions, bit for bit
+ * the same results (tests/unit/test_convert.c checks), so conversion loops
+ * vectorize: models cast between float and float16 on hot paths. */
+static inline uint32_t f32_bits(float f) {
+    uint32_t u;
+    memcpy(&u, &f, sizeof u);
+    return u;
+}
+static inline float bits_f32(uint32_t u) {
+    float f;
+    memcpy(&f, &u, sizeof f);
+    return f;
+}
+
+static inline float half_to_float(uint16_t h) {
+    uint32_t sign = (uint32_t)(h & 0x8000) << 16, em = h & 0x7fffu;
+    uint32_t normal = (em << 13) + 0x38000000u;             /* rebias 15 -> 127 */
+    uint32_t special = normal + 0x38000000u;                /* exponent 31 -> 255 */
+    uint32_t sub = f32_bits((float)em * 5.9604644775390625e-8f); /* em * 2^-24, exact */
+    uint32_t r = em >= 0x7c00u ? special : em >= 0x400u ? normal : sub;
+    return bits_f32(sign | r);
+}
+
+static inline uint16_t float_to_half(float f) {
+    uint32_t x = f32_bits(f), ax = x & 0x7fffffffu;
+    uint32_t sign = (x >> 16) & 0x8000u;
+    /* Normal halves: rebias and round the 13 dropped bits to nearest even. */
+    uint32_t normal = ((ax - 0x38000000u) + 0xfffu + ((ax >> 13) & 1u)) >> 13;
+    /* Subnormal halves (|f| < 2^-14): adding 0.5 makes the FPU round |f| to
+     * a multiple of 2^-24, which lands in the low mantissa bits. */
+    uint32_t sub = f32_bits(bits_f32(ax) + 0.5f) - 0x3f000000u;
+    uint32_t nan = 0x7e00u | ((ax & 0x7fffffu) >> 13);
+    uint32_t r = ax > 0x7f800000u ? nan
+               : ax >= 0x477ff000u ? 0x7c00u                /* rounds past 65504 */
+               : ax >= 0x38800000u ? normal : sub;
+    return (uint16_t)(sign | r);
+}
+
+static inline float bfloat16_to_float(uint16_t b) {
+    return bits_f32((uint32_t)b << 16);
+}
+
+static inline uint16_t float_to_bfloat16(float f) {
+    uint32_t x = f32_bits(f);
+    uint32_t rounded = (x + 0x7fffu + ((x >> 16) & 1u)) >> 16;
+    uint32_t nan = (x >> 16) | 0x40u;
+    return (uint16_t)((x & 0x7fffffffu) > 0x7f800000u ? nan : rounded);
+}
+
 /* --- loads: stored element -> arithmetic value ----------------------------- */
 #define LOAD_f32(v) (v)
 #define LOAD_f64(v) (v)
-#define LOAD_f16(v) dtype_half_to_float(v)
-#define LOAD_bf16(v) dtype_bfloat16_to_float(v)
+#define LOAD_f16(v) half_to_float(v)
+#define LOAD_bf16(v) bfloat16_to_float(v)
 #define LOAD_i8(v) (v)
 #define LOAD_i16(v) (v)
 #define LOAD_i32(v) (v)
@@ -105,16 +157,16 @@ static inline uint64_t sat_u64(double v) {
 #define STORE_u64(v) CV_STORE_INT(u64, v)
 #define STORE_f32(v) ((float)(v))
 #define STORE_f64(v) ((double)(v))
-#define STORE_f16(v) dtype_float_to_half((float)(v))
-#define STORE_bf16(v) dtype_float_to_bfloat16((float)(v))
+#define STORE_f16(v) float_to_half((float)(v))
+#define STORE_bf16(v) float_to_bfloat16((float)(v))
 #define STORE_b(v) ((uint8_t)((v) != 0))
 
 /* --- the matrix ------------------------------------------------------------- */
 #define CV_FN(SN, ST, SE, DN, DT, DE)                                          \
-    static void cv_##SN##_##DN(const void *s, void *d, int64_t n) {            \
+    VM_TARGET_CLONES static void cv_##SN##_##DN(const void *s, void *d, int64_t n) { \
         const ST *src = s;                                                     \
         DT *dst = d;                                                           \
-        for (int64_t i = 0; i < n; i++) dst[i] = STORE_##DN(LOAD_##SN(src[i])); \
+        VM_SIMD for (int64_t i = 0; i < n; i++) dst[i] = STORE_##DN(LOAD_##SN(src[i])); \
     }
 #define CV_ROW_FNS(SN, ST, SE) CV_INNER(CV_FN, SN, ST, SE)
 CV_OUTER(CV_ROW_FNS)

@@ -6,10 +6,16 @@
 
 /* Output positions o in [o0, o1) whose input coordinate o*s + off lies in
  * [0, n): returns them as [*lo, *hi), possibly empty. */
-static void valid_range(int64_t o0, int64_t o1, int64_t s, int64_t off, int64_t n,
-                        int64_t *lo, int64_t *hi) {
-    int64_t a = off >= 0 ? 0 : (-off + s - 1) / s;
-    int64_t b = n - 1 - off < 0 ? 0 : (n - 1 - off) / s + 1;
+static inline void valid_range(int64_t o0, int64_t o1, int64_t s, int64_t off, int64_t n,
+                               int64_t *lo, int64_t *hi) {
+    int64_t a, b;
+    if (s == 1) { /* the common case, without divisions */
+        a = -off;
+        b = n - off;
+    } else {
+        a = off >= 0 ? 0 : (-off + s - 1) / s;
+        b = n - 1 - off < 0 ? 0 : (n - 1 - off) / s + 1;
+    }
     if (a < o0) a = o0;
     if (b > o1) b = o1;
     if (b < a) b = a;

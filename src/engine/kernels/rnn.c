@@ -197,6 +197,9 @@ int64_t rnn_scratch_floats(const rnn_params *p) {
 
 /* --- the fast path --------------------------------------------------------- */
 
+/* Work below which a step's recurrent GEMM runs on one thread. */
+#define STEP_PARALLEL_FLOPS (16 << 20)
+
 /* Bias folded into the input projection: Wb + Rb for every gate except
  * GRU's h gate with linear_before_reset, whose Rb sits inside r * (...). */
 static void input_bias(const rnn_params *p, const float *b, float *out) {
@@ -327,11 +330,15 @@ void rnn_run_direction(const rnn_params *p, const rnn_dir_io *io, int threads) {
     for (int64_t b = 0; b < N; b++)
         if (seq_len_of(p, io, b) > steps) steps = seq_len_of(p, io, b);
 
+    /* A step's GEMM is small and there are T of them in a row: a thread
+     * team's fork and barrier per step cost more than they save unless the
+     * step is big (and far more when the cores are shared). */
+    const int step_threads = 2 * N * gh * H >= STEP_PARALLEL_FLOPS ? threads : 1;
     /* Columns of H * R^T computed per step: GRU's h gate waits for r. */
     const int64_t rec_cols = gru_reset_first ? 2 * H : gh;
     for (int64_t s = 0; s < steps; s++) {
-        gemm_f32(0, 1, N, rec_cols, H, 1.0f, h, H, io->r, H, 0.0f, gates, gh, threads);
-        if (gru_reset_first) gru_step_reset_first(p, io, s, xw, gates, h, aux, threads);
+        gemm_f32(0, 1, N, rec_cols, H, 1.0f, h, H, io->r, H, 0.0f, gates, gh, step_threads);
+        if (gru_reset_first) gru_step_reset_first(p, io, s, xw, gates, h, aux, step_threads);
         for (int64_t b = 0; b < N; b++) {
             int64_t len = seq_len_of(p, io, b);
             if (s >= len) continue;

@@ -33,6 +33,17 @@
 #define VM_SIMD_REDUCE(op, var)
 #endif
 
+/* Compiles a kernel for AVX-512, AVX2+FMA and baseline x86-64 and picks one
+ * at load time (ifunc): the build targets baseline x86-64, the machines
+ * serving have AVX-512. Only for non-inline kernels called through
+ * pointers or at most once per row (the clones cannot inline into callers). */
+#if defined(__x86_64__) && defined(__linux__) && !defined(__clang__)
+#define VM_TARGET_CLONES \
+    __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define VM_TARGET_CLONES
+#endif
+
 /* 2^n for integer-valued n in [-126, 127], by building the exponent bits. */
 static inline float vm_pow2i(float n) {
     int32_t bits = ((int32_t)n + 127) << 23;

@@ -41,7 +41,7 @@
 /* A binary row kernel (see ew_binary_fn) computing EXPR from TI x, y into TO.
  * No restrict: variadic ops fold into an output that is also an input. */
 #define EW_BINARY_KERNEL(NAME, TI, TO, EXPR)                                   \
-    static void NAME(void *vo, const void *va, const void *vb, int64_t n,      \
+    VM_TARGET_CLONES static void NAME(void *vo, const void *va, const void *vb, int64_t n,      \
                      int sa, int sb) {                                         \
         TO *o = vo;                                                            \
         const TI *a = va, *b = vb;                                             \
@@ -77,7 +77,7 @@
  * parameters are visible as the local copy P (an ew_params): a local, so the
  * compiler knows stores to the output cannot change them and can vectorize. */
 #define EW_UNARY_KERNEL(NAME, TI, TO, EXPR)                                    \
-    static void NAME(void *vo, const void *vi, int64_t n, const ew_params *p) { \
+    VM_TARGET_CLONES static void NAME(void *vo, const void *vi, int64_t n, const ew_params *p) { \
         TO *o = vo;                                                            \
         const TI *in = vi;                                                     \
         const ew_params P = p ? *p : (ew_params){0};                           \
