@@ -7,5 +7,6 @@
 int cmd_serve(int argc, char **argv);
 int cmd_ops(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
+int cmd_health(int argc, char **argv);
 
 #endif

@@ -12,6 +12,7 @@ static const struct {
 } commands[] = {
     {"serve", cmd_serve, "serve a model repository over HTTP (KServe v2 REST)"},
     {"bench", cmd_bench, "time the engine alone on an ONNX file (no server)"},
+    {"health", cmd_health, "probe a server's health endpoint (for container health checks)"},
     {"ops", cmd_ops, "list the ONNX operators the engine implements"},
 };
 

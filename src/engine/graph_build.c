@@ -8,8 +8,7 @@
  *      is looked up in the enclosing graphs and becomes a VALUE_OUTER),
  *      convert attributes, build subgraphs recursively;
  *   3. resolve the graph outputs;
- *   4. sort the nodes topologically -- a node owning a subgraph depends on
- *      every outer value the subgraph reads -- and record lifetimes.
+ *   4. sort the nodes topologically and record lifetimes (graph_order.c).
  * While a graph is being built its values live in a growable array (nested
  * subgraphs may append VALUE_OUTER entries to it); at the end everything
  * moves into the model's arena. */
@@ -550,6 +549,27 @@ static void apply_value_info(build_ctx *bc, scope *s, const pb_graph *pg) {
 
 /* --- nodes ----------------------------------------------------------------- */
 
+static int cmp_attr_name(const void *a, const void *b) {
+    return strcmp((*(const attr *const *)a)->name, (*(const attr *const *)b)->name);
+}
+
+/* Each attribute name at most once; sorted, so a hostile node with
+ * thousands of attributes costs n log n, not n^2. */
+static status check_attr_names(build_ctx *bc, const node *n, const char *label) {
+    if (n->n_attrs < 2) return STATUS_OK;
+    const attr **v = malloc((size_t)n->n_attrs * sizeof *v);
+    if (!v) return status_fail(bc->err, STATUS_NO_MEMORY, "out of memory checking %s", label);
+    for (int k = 0; k < n->n_attrs; k++) v[k] = &n->attrs[k];
+    qsort(v, (size_t)n->n_attrs, sizeof *v, cmp_attr_name);
+    const char *dup = NULL;
+    for (int k = 1; k < n->n_attrs && !dup; k++)
+        if (strcmp(v[k - 1]->name, v[k]->name) == 0) dup = v[k]->name;
+    free(v);
+    if (dup)
+        return status_fail(bc->err, STATUS_INVALID_MODEL, "%s: attribute '%.120s' appears twice", label, dup);
+    return STATUS_OK;
+}
+
 static status build_node(build_ctx *bc, scope *s, const pb_node *pn, size_t j, node *n) {
     model_arena *ar = &bc->m->arena;
     char label[300];
@@ -579,15 +599,9 @@ static status build_node(build_ctx *bc, scope *s, const pb_node *pn, size_t j, n
     }
     for (size_t k = 0; k < pn->n_output; k++)
         n->outputs[k] = pn->output[k].len ? scope_lookup(s, pn->output[k].ptr, pn->output[k].len) : -1;
-    for (size_t k = 0; k < pn->n_attribute; k++) {
-        for (size_t q = 0; q < k; q++)
-            if (pn->attribute[q].name.len == pn->attribute[k].name.len &&
-                !memcmp(pn->attribute[q].name.ptr, pn->attribute[k].name.ptr, pn->attribute[k].name.len))
-                return status_fail(bc->err, STATUS_INVALID_MODEL, "%s: attribute '" NAME_FMT "' appears twice",
-                                   label, NAME_ARG(pn->attribute[k].name));
+    for (size_t k = 0; k < pn->n_attribute; k++)
         if ((st = build_attr(bc, s, &pn->attribute[k], label, &n->attrs[k]))) return st;
-    }
-    return STATUS_OK;
+    return check_attr_names(bc, n, label);
 }
 
 static status build_outputs(build_ctx *bc, scope *s, const pb_graph *pg) {
@@ -617,177 +631,6 @@ static status build_outputs(build_ctx *bc, scope *s, const pb_graph *pg) {
     return STATUS_OK;
 }
 
-/* --- order and lifetimes --------------------------------------------------- */
-
-/* Calls fn(ctx, value index) for every value node n reads: its inputs and
- * the outer values its subgraphs read. */
-static void for_each_read(const node *n, void (*fn)(void *ctx, int v), void *ctx) {
-    for (int k = 0; k < n->n_inputs; k++)
-        if (n->inputs[k] >= 0) fn(ctx, n->inputs[k]);
-    for (int a = 0; a < n->n_attrs; a++) {
-        const attr *at = &n->attrs[a];
-        int ng = at->type == ATTR_GRAPH ? 1 : at->type == ATTR_GRAPHS ? at->count : 0;
-        for (int q = 0; q < ng; q++) {
-            const graph *sub = at->type == ATTR_GRAPH ? at->g : at->graphs[q];
-            if (!sub) continue;
-            for (int v = 0; v < sub->n_values; v++)
-                if (sub->values[v].kind == VALUE_OUTER) fn(ctx, sub->values[v].outer_index);
-        }
-    }
-}
-
-typedef struct sort_state {
-    const scope *s;
-    int *indeg, *edge_start, *edges, *fill;
-    int consumer;
-    int pass;                   /* 0 count, 1 fill */
-} sort_state;
-
-static void sort_edge(void *ctx, int v) {
-    sort_state *ss = ctx;
-    const value *val = &ss->s->values[v];
-    if (val->kind != VALUE_INTERMEDIATE) return;
-    if (ss->pass == 0) {
-        ss->indeg[ss->consumer]++;
-        ss->edge_start[val->producer + 1]++;
-    } else {
-        ss->edges[ss->fill[val->producer]++] = ss->consumer;
-    }
-}
-
-/* Min-heap of node indices: the sorted order keeps the file's order
- * wherever the file is already sorted. */
-static void heap_push(int *h, int *n, int x) {
-    int i = (*n)++;
-    while (i > 0 && h[(i - 1) / 2] > x) {
-        h[i] = h[(i - 1) / 2];
-        i = (i - 1) / 2;
-    }
-    h[i] = x;
-}
-
-static int heap_pop(int *h, int *n) {
-    int top = h[0], x = h[--*n], i = 0;
-    for (;;) {
-        int c = 2 * i + 1;
-        if (c >= *n) break;
-        if (c + 1 < *n && h[c + 1] < h[c]) c++;
-        if (h[c] >= x) break;
-        h[i] = h[c];
-        i = c;
-    }
-    if (*n) h[i] = x;
-    return top;
-}
-
-typedef struct cycle_probe {
-    const scope *s;
-    const int *emitted;
-    int found;                  /* value index of an unsatisfied read, -1 */
-} cycle_probe;
-
-static void probe_read(void *ctx, int v) {
-    cycle_probe *cp = ctx;
-    const value *val = &cp->s->values[v];
-    if (cp->found < 0 && val->kind == VALUE_INTERMEDIATE && !cp->emitted[val->producer]) cp->found = v;
-}
-
-/* Some nodes never became ready: walk unsatisfied reads until a node
- * repeats, which puts it on a cycle, and name it. */
-static status report_cycle(build_ctx *bc, const scope *s, const node *nodes, int n,
-                           const int *emitted, int *mark) {
-    int cur = 0;
-    while (cur < n && emitted[cur]) cur++;
-    int via = -1;
-    for (int i = 0; i < n; i++) mark[i] = -1;
-    for (int step = 0; cur < n && mark[cur] < 0; step++) {
-        cycle_probe cp = {s, emitted, -1};
-        for_each_read(&nodes[cur], probe_read, &cp);
-        if (cp.found < 0) break; /* cannot happen: unemitted nodes wait on something */
-        mark[cur] = cp.found;
-        cur = s->values[cp.found].producer;
-    }
-    if (cur < n) via = mark[cur];
-    const node *c = &nodes[cur < n ? cur : 0];
-    return status_fail(bc->err, STATUS_INVALID_MODEL,
-                       "graph '%s' has a cycle: node '%s' (%s) depends on its own output through value '%s'",
-                       gname(s->g), c->name, c->op_type, via >= 0 ? s->values[via].name : "?");
-}
-
-/* Sorts tmp[0..n) into g->nodes and renumbers producers. */
-static status sort_nodes(build_ctx *bc, scope *s, node *tmp, int n) {
-    status st = STATUS_OK;
-    graph *g = s->g;
-    int *buf = calloc((size_t)n * 5 + 2, sizeof(int));
-    int *edges = NULL;
-    if (!buf) return status_fail(bc->err, STATUS_NO_MEMORY, "out of memory sorting the graph");
-    sort_state ss = {s, buf, buf + n, NULL, buf + 2 * n + 1, 0, 0};
-    int *heap = buf + 3 * n + 1, *order = buf + 4 * n + 1, n_heap = 0, n_order = 0;
-    for (ss.consumer = 0; ss.consumer < n; ss.consumer++) for_each_read(&tmp[ss.consumer], sort_edge, &ss);
-    for (int i = 0; i < n; i++) ss.edge_start[i + 1] += ss.edge_start[i];
-    edges = malloc(((size_t)ss.edge_start[n] + 1) * sizeof(int));
-    if (!edges) {
-        st = status_fail(bc->err, STATUS_NO_MEMORY, "out of memory sorting the graph");
-        goto done;
-    }
-    ss.edges = edges;
-    ss.pass = 1;
-    memcpy(ss.fill, ss.edge_start, (size_t)n * sizeof(int));
-    for (ss.consumer = 0; ss.consumer < n; ss.consumer++) for_each_read(&tmp[ss.consumer], sort_edge, &ss);
-    for (int i = 0; i < n; i++)
-        if (ss.indeg[i] == 0) heap_push(heap, &n_heap, i);
-    while (n_heap) {
-        int i = heap_pop(heap, &n_heap);
-        order[n_order++] = i;
-        for (int e = ss.edge_start[i]; e < ss.edge_start[i + 1]; e++)
-            if (--ss.indeg[edges[e]] == 0) heap_push(heap, &n_heap, edges[e]);
-    }
-    if (n_order < n) {
-        int *emitted = ss.fill; /* reuse: 1 if emitted */
-        memset(emitted, 0, (size_t)n * sizeof(int));
-        for (int k = 0; k < n_order; k++) emitted[order[k]] = 1;
-        st = report_cycle(bc, s, tmp, n, emitted, heap);
-        goto done;
-    }
-    g->nodes = model_arena_array(&bc->m->arena, (size_t)n, sizeof(node), 16);
-    if (!g->nodes) {
-        st = status_fail(bc->err, STATUS_NO_MEMORY, "out of memory sorting the graph");
-        goto done;
-    }
-    int *new_index = ss.indeg; /* all zero now; reuse */
-    for (int k = 0; k < n; k++) {
-        g->nodes[k] = tmp[order[k]];
-        new_index[order[k]] = k;
-    }
-    for (int v = 0; v < s->n_values; v++)
-        if (s->values[v].kind == VALUE_INTERMEDIATE) s->values[v].producer = new_index[s->values[v].producer];
-    g->n_nodes = n;
-done:
-    free(edges);
-    free(buf);
-    return st;
-}
-
-typedef struct use_state {
-    value *values;
-    int node;
-} use_state;
-
-static void mark_use(void *ctx, int v) {
-    use_state *us = ctx;
-    us->values[v].last_use = us->node;
-}
-
-static void compute_lifetimes(scope *s) {
-    graph *g = s->g;
-    use_state us = {s->values, 0};
-    for (us.node = 0; us.node < g->n_nodes; us.node++) for_each_read(&g->nodes[us.node], mark_use, &us);
-    for (int i = 0; i < g->n_outputs; i++) s->values[g->outputs[i]].last_use = g->n_nodes;
-    for (int v = 0; v < s->n_values; v++)
-        if (s->values[v].kind == VALUE_INTERMEDIATE && s->values[v].last_use < 0)
-            s->values[v].last_use = s->values[v].producer;
-}
-
 /* --- one graph ------------------------------------------------------------- */
 
 static status build_nodes(build_ctx *bc, scope *s, const pb_graph *pg) {
@@ -806,8 +649,14 @@ static status build_nodes(build_ctx *bc, scope *s, const pb_graph *pg) {
     for (int j = 0; j < n_real; j++)
         if ((st = build_node(bc, s, &pg->node[real[j]], real[j], &tmp[j]))) goto done;
     if ((st = build_outputs(bc, s, pg))) goto done;
-    if ((st = sort_nodes(bc, s, tmp, n_real))) goto done;
-    compute_lifetimes(s);
+    /* No more values appear: they can move to their final home. */
+    s->g->n_values = s->n_values;
+    if (!(s->g->values = arena_copy(bc, s->values, (size_t)s->n_values, sizeof(value)))) {
+        st = status_fail(bc->err, STATUS_NO_MEMORY, "out of memory building a graph");
+        goto done;
+    }
+    if ((st = graph_sort(s->g, tmp, n_real, &bc->m->arena, bc->err))) goto done;
+    graph_lifetimes(s->g);
 done:
     free(tmp);
     free(real);
@@ -838,12 +687,6 @@ static status build_graph(build_ctx *bc, const pb_graph *pg, scope *parent, grap
     if ((st = build_nodes(bc, &s, pg))) goto fail;
     s.g->n_inputs = n_inputs;
     s.g->inputs = inputs;
-    s.g->n_values = s.n_values;
-    s.g->values = arena_copy(bc, s.values, (size_t)s.n_values, sizeof(value));
-    if (!s.g->values) {
-        st = status_fail(bc->err, STATUS_NO_MEMORY, "out of memory building a graph");
-        goto fail;
-    }
     *out = s.g;
 fail:
     free(s.values);

@@ -5,8 +5,8 @@
  *   tensor_proto.c   a pb_tensor -> engine_tensor (zero-copy where possible)
  *   external_data.c  TensorProto external data: path checks, file mappings
  *   graph_build.c    pb_graph -> graph: values, nodes, attributes, subgraphs,
- *                    Constant folding into initializers, topological order,
- *                    lifetimes
+ *                    Constant folding into initializers
+ *   graph_order.c    topological order, cycles, value lifetimes
  *   onnx_loader.c    the public engine_model_* calls, operator binding and
  *                    the load-time type inference (prepare) pass
  *
@@ -58,6 +58,14 @@ void external_data_unmap(model_mapping *list);
  * arena: values, nodes with their opset, attributes, topological order and
  * lifetimes. Does not bind or prepare operators. */
 status graph_build(engine_model *m, const pb_model *pm, graph **out, errinfo *err);
+
+/* graph_order.c: sorts the n built nodes in tmp topologically into
+ * g->nodes (allocated in arena) and renumbers value producers; g->values
+ * must be final. A cycle fails with STATUS_INVALID_MODEL naming a node and
+ * value on it. */
+status graph_sort(graph *g, node *tmp, int n, model_arena *arena, errinfo *err);
+/* Sets every value's last_use (see model.h for the conventions). */
+void graph_lifetimes(graph *g);
 
 /* Allocator for tensor_source over a model arena (ctx = model_arena *). */
 void *model_arena_alloc64(void *ctx, size_t bytes);

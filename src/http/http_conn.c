@@ -182,10 +182,12 @@ static void detach_socket(http_conn *c) {
     evloop_timer_stop(s->loop, &c->timer);
     c->timer_kind = TIMER_NONE;
     if (c->io.fd >= 0) {
+        /* Counted out before the close, so whoever sees the EOF also sees
+         * the count drop (tests and drains rely on it). */
+        http_server_conn_closed(s, c);
         evloop_io_remove(s->loop, &c->io);
         close(c->io.fd);
         c->io.fd = -1;
-        http_server_conn_closed(s, c);
     }
 }
 

@@ -15,8 +15,15 @@ def run(inferd_bin, *args, timeout=20):
 def test_help(inferd_bin):
     rc, out = run(inferd_bin, "--help")
     assert rc == 0, out
-    for word in ("serve", "version", "--model-repository", "--http-port"):
+    for word in ("serve", "version"):
         assert word in out, "inferd --help does not mention %s:\n%s" % (word, out)
+
+
+def test_serve_help(inferd_bin):
+    rc, out = run(inferd_bin, "serve", "--help")
+    assert rc == 0, out
+    for word in ("--model-repository", "--http-port", "--max-request-bytes", "--log-verbose"):
+        assert word in out, "inferd serve --help does not mention %s:\n%s" % (word, out)
 
 
 def test_version(inferd_bin):

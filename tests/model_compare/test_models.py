@@ -5,8 +5,8 @@ encoders at opsets 11/13/17, OCR recognizers, a detector, If models, and the
 RNN models when tools/models/make_rnn_models.py exists), the case directory
 tests/models/<name>/ holds the model and ONNX Runtime's outputs on seeded
 random inputs (built once, rebuilt when the model's source changes). Each
-test runs the conformance runner on one case with max|diff| <= 1e-4 x
-max|expected|.
+test runs the conformance runner on one case with --tolerance-scale 1e-4:
+every element within 1e-4 x max(1, max|expected|) of that output.
 
     .venv/bin/python -m pytest tests/model_compare -k bert
     INFERD_CONFORMANCE=build-x/onnx_conformance .venv/bin/python -m pytest tests/model_compare

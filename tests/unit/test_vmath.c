@@ -1,4 +1,4 @@
-/* test_vmath.c -- the vectorizable exp/sigmoid/tanh/erf against libm. */
+/* test_vmath.c -- the vectorizable exp/sigmoid/tanh/erf/erfc/gelu against libm. */
 #include <math.h>
 #include <stdio.h>
 
@@ -23,6 +23,9 @@ int main(void) {
         check("sigmoid", x, vm_sigmoidf(x), x < -86.5 ? 0.0 : 1.0 / (1.0 + exp(-(double)x)), 2e-7);
         check("tanh", x, vm_tanhf(x), tanh(x), 5e-7);
         check("erf", x, vm_erff(x), erf(x), 5e-7);
+        check("gelu", x, vm_geluf(x), 0.5 * x * erfc(-x / sqrt(2.0)), x > -5 ? 2e-6 : 5e-5);
+        if (x >= 0 && x < 9)
+            check("erfc", x, vm_erfcf_pos(x), erfc(x), x < 3 ? 1e-6 : 2e-5);
     }
     for (double v = -1e-3; v <= 1e-3; v += 1.37e-6) {
         float x = (float)v;

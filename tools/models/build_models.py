@@ -10,8 +10,8 @@ inferd with ONNX Runtime on them and write docs/model-comparison.md.
 A case is an ONNX backend-test directory (model.onnx, test_data_set_N/
 input_K.pb and output_K.pb) under tests/models/<name>/, with ONNX Runtime's
 outputs as the expected values. The comparison runs inferd's conformance
-runner on each case with a tolerance of max|diff| <= 1e-4 * max|expected|
-(see compare_case). The test suite (tests/model_compare/test_models.py) does
+runner on each case with --tolerance-scale 1e-4: every element within
+1e-4 x max(1, max|expected|) of the output (see compare_case). The test suite (tests/model_compare/test_models.py) does
 the same through pytest.
 """
 
@@ -74,8 +74,9 @@ def write_report(path, rows):
         "Each model is built by tools/models/ (torch %s / torchvision exports with random "
         "weights from fixed seeds, or onnx.helper graphs; nothing downloaded), run by ONNX "
         "Runtime %s (1 thread) on seeded random inputs, and the outputs compared with "
-        "inferd's by the conformance runner: every output must satisfy "
-        "max|inferd - ORT| <= %g x max|ORT| (with the runner's floor for near-zero outputs). "
+        "inferd's by the conformance runner: every element of every output must satisfy "
+        "|inferd - ORT| <= %g x max(1, max|ORT|) over that output (relative to the output's "
+        "scale, absolute for outputs of magnitude below 1). "
         "The same comparison runs in `make test` (tests/model_compare)."
         % (torch.__version__.split("+")[0], _ort_version(), TOLERANCE_SCALE),
         "",

@@ -208,7 +208,8 @@ def write_scan_cumsum(path):
         [node], "scan_cumsum",
         [helper.make_tensor_value_info("s0", f, [4]), helper.make_tensor_value_info("p0", f, [4]),
          helper.make_tensor_value_info("x", f, [4, "steps"])],
-        [helper.make_tensor_value_info("sum", f, [4]), helper.make_tensor_value_info("prod", f, [4]),
+        [helper.make_tensor_value_info("sum", f, [4]),
+         helper.make_tensor_value_info("prod", f, [4]),
          helper.make_tensor_value_info("sums", f, [4, "steps"])])
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 11)],
                               producer_name="inferd-tests")

@@ -49,32 +49,38 @@ static void conv_plan_make(const conv_geom *g, int threads, conv_plan *p) {
     for (int d = 0; d < g->nsp; d++)
         if (g->kernel[d] != 1 || g->stride[d] != 1 || g->pad[d] != 0 || g->in[d] != g->out[d])
             p->pointwise = 0;
-    /* Tiles: as wide as the L2 budget allows, and as many as a multiple of
-     * the threads so every thread gets the same share. */
+    /* Tiles: as wide as the L2 budget allows. */
     int64_t tile = p->k > 0 ? CONV_COL_TILE_BYTES / (p->k * (int64_t)sizeof(float)) : p->osz;
     if (tile < CONV_MIN_TILE) tile = CONV_MIN_TILE;
     if (tile > p->osz) tile = p->osz;
     if (tile < 1) tile = 1;
     int64_t ntiles = (p->osz + tile - 1) / tile, images = g->batch * g->group;
-    if (threads > 1 && images % threads != 0) {
-        int64_t per = (threads + images - 1) / images; /* tiles per image so units >= threads */
-        if (ntiles < per) ntiles = per;
-        while ((images * ntiles) % threads && images * ntiles < 4 * threads) ntiles++;
-        if (ntiles > p->osz) ntiles = p->osz > 0 ? p->osz : 1;
+    p->slots = 1;
+    if (threads > 1) {
+        /* Threads take whole tiles when there are enough to share evenly
+         * (a multiple of the threads), each is wide enough to keep sgemm
+         * efficient, and the weights are the smaller operand, so reading
+         * them on every thread costs little. Deep layers with few
+         * positions and large weights split output channels instead, each
+         * thread reading only its share of W. */
+        int64_t nt = ntiles;
+        if (images % threads != 0) {
+            int64_t per = (threads + images - 1) / images;
+            if (nt < per) nt = per;
+            while ((images * nt) % threads && images * nt < 4 * threads) nt++;
+            if (nt > p->osz) nt = p->osz > 0 ? p->osz : 1;
+        }
+        int64_t t = (p->osz + nt - 1) / nt;
+        if (images * nt >= threads && t >= CONV_MIN_SPLIT_TILE &&
+            (images >= threads || p->osz >= p->mg)) {
+            p->slots = threads;
+            ntiles = nt;
+        }
     }
     p->tile = (p->osz + ntiles - 1) / ntiles;
     if (p->tile < 1) p->tile = 1;
     p->ntiles = (p->osz + p->tile - 1) / p->tile;
     p->units = images * p->ntiles;
-    p->slots = 1;
-    /* Threads take whole tiles when each tile has enough columns to keep
-     * sgemm efficient and the weights are the smaller operand (so reading
-     * them on every thread costs little). Deep layers with few positions
-     * and large weights split the output channels between threads instead,
-     * each thread then reading only its share of W. */
-    if (threads > 1 && p->units >= threads && p->tile >= CONV_MIN_SPLIT_TILE &&
-        (images >= threads || p->osz >= p->mg))
-        p->slots = threads;
 }
 
 int64_t conv_in_size(const conv_geom *g) {

@@ -103,7 +103,9 @@ RNN_CLONES void rnn_act_apply(const rnn_act *a, float *restrict v, int64_t n) {
         }
         break;
     case RNN_ACT_ELU:
-        VM_SIMD for (int64_t i = 0; i < n; i++) v[i] = v[i] >= 0 ? v[i] : al * (vm_expf(v[i]) - 1.0f);
+        VM_SIMD for (int64_t i = 0; i < n; i++) {
+            v[i] = v[i] >= 0 ? v[i] : al * (vm_expf(v[i]) - 1.0f);
+        }
         break;
     case RNN_ACT_SOFTSIGN:
         VM_SIMD for (int64_t i = 0; i < n; i++) v[i] = v[i] / (1.0f + fabsf(v[i]));
@@ -407,9 +409,9 @@ static void ref_step(const rnn_params *p, const rnn_dir_io *io, const float *x, 
         case RNN_CELL_LSTM: {
             float pi = io->p ? io->p[j] * c[j] : 0, pf = io->p ? io->p[2 * H + j] * c[j] : 0;
             float i = act1(p, 0, ref_in(p, io, x, j) + ref_rec(p, io, h, j) + pi);
-            float f = p->input_forget
-                          ? 1.0f - i
-                          : act1(p, 0, ref_in(p, io, x, 2 * H + j) + ref_rec(p, io, h, 2 * H + j) + pf);
+            float f = 1.0f - i;
+            if (!p->input_forget)
+                f = act1(p, 0, ref_in(p, io, x, 2 * H + j) + ref_rec(p, io, h, 2 * H + j) + pf);
             float g = act1(p, 1, ref_in(p, io, x, 3 * H + j) + ref_rec(p, io, h, 3 * H + j));
             float cn = f * c[j] + i * g;
             float po = io->p ? io->p[H + j] * cn : 0;

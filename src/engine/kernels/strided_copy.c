@@ -137,12 +137,47 @@ static void run_rows(const strided_plan *p, const char *src, char *dst, int64_t 
         }                                                                      \
     } while (0)
 
+/* 4-byte elements, 4 x 4 at a time: four 16-byte loads along a, a register
+ * transpose with GNU vector shuffles (SSE2 on any x86-64, NEON on arm64),
+ * four 16-byte stores along b. Ragged edges go element by element. */
+typedef uint32_t v4u32 __attribute__((vector_size(16)));
+
+static void tile_t32(const uint32_t *sp, uint32_t *dp, int64_t na, int64_t nb, int64_t src_ldb,
+                     int64_t dst_lda) {
+    int64_t a4 = na & ~(int64_t)3, b4 = nb & ~(int64_t)3;
+    for (int64_t b = 0; b < b4; b += 4) {
+        for (int64_t a = 0; a < a4; a += 4) {
+            v4u32 r0, r1, r2, r3;
+            memcpy(&r0, sp + a + (b + 0) * src_ldb, 16);
+            memcpy(&r1, sp + a + (b + 1) * src_ldb, 16);
+            memcpy(&r2, sp + a + (b + 2) * src_ldb, 16);
+            memcpy(&r3, sp + a + (b + 3) * src_ldb, 16);
+            v4u32 t0 = __builtin_shuffle(r0, r1, (v4u32){0, 4, 1, 5});
+            v4u32 t1 = __builtin_shuffle(r0, r1, (v4u32){2, 6, 3, 7});
+            v4u32 t2 = __builtin_shuffle(r2, r3, (v4u32){0, 4, 1, 5});
+            v4u32 t3 = __builtin_shuffle(r2, r3, (v4u32){2, 6, 3, 7});
+            v4u32 w0 = __builtin_shuffle(t0, t2, (v4u32){0, 1, 4, 5});
+            v4u32 w1 = __builtin_shuffle(t0, t2, (v4u32){2, 3, 6, 7});
+            v4u32 w2 = __builtin_shuffle(t1, t3, (v4u32){0, 1, 4, 5});
+            v4u32 w3 = __builtin_shuffle(t1, t3, (v4u32){2, 3, 6, 7});
+            memcpy(dp + (a + 0) * dst_lda + b, &w0, 16);
+            memcpy(dp + (a + 1) * dst_lda + b, &w1, 16);
+            memcpy(dp + (a + 2) * dst_lda + b, &w2, 16);
+            memcpy(dp + (a + 3) * dst_lda + b, &w3, 16);
+        }
+        for (int64_t a = a4; a < na; a++)
+            for (int64_t k = b; k < b + 4; k++) dp[a * dst_lda + k] = sp[a + k * src_ldb];
+    }
+    for (int64_t a = 0; a < na; a++)
+        for (int64_t k = b4; k < nb; k++) dp[a * dst_lda + k] = sp[a + k * src_ldb];
+}
+
 static void transpose_tile(size_t esize, const void *src, void *dst, int64_t na, int64_t nb,
                            int64_t src_ldb, int64_t dst_lda) {
     switch (esize) {
     case 1: TILE_T(uint8_t); break;
     case 2: TILE_T(uint16_t); break;
-    case 4: TILE_T(uint32_t); break;
+    case 4: tile_t32(src, dst, na, nb, src_ldb, dst_lda); break;
     case 8: TILE_T(uint64_t); break;
     default:
         for (int64_t a = 0; a < na; a++)

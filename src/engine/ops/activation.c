@@ -7,8 +7,7 @@
  * gamma as P.a, P.b, P.c), stamped for float and double. Float uses the
  * vectorizable exp/tanh/erf/sigmoid of kernels/vmath.h, double uses libm;
  * float16/bfloat16 compute in float (ew_run.c). */
-/* FP selects only vectorize without trapping-math (see kernels/vmath.h). */
-#pragma GCC optimize("no-trapping-math")
+#pragma GCC optimize("no-trapping-math", "fp-contract=fast") /* see kernels/vmath.h */
 #include <stdlib.h>
 #include <string.h>
 #include <tgmath.h>
@@ -24,12 +23,17 @@
 static inline double sigmoid_d(double x) {
     return x >= 0 ? 1 / (1 + exp(-x)) : exp(x) / (1 + exp(x));
 }
+/* x * Phi(x) through erfc, so negative x does not cancel (vm_geluf). */
+static inline double gelu_d(double x) {
+    return x < 0 ? 0.5 * x * erfc(-x * 0.70710678118654752) : x - 0.5 * x * erfc(x * 0.70710678118654752);
+}
 /* Pick the float (vectorizable) or double (libm) function by x's type. The
  * bare names exp/tanh/erf are the double functions even with tgmath.h. */
 #define V_EXP(x) _Generic((x), float: vm_expf, default: exp)(x)
 #define V_TANH(x) _Generic((x), float: vm_tanhf, default: tanh)(x)
 #define V_ERF(x) _Generic((x), float: vm_erff, default: erf)(x)
 #define V_SIGMOID(x) _Generic((x), float: vm_sigmoidf, default: sigmoid_d)(x)
+#define V_GELU(x) _Generic((x), float: vm_geluf, default: gelu_d)(x)
 #define CLAMP01(T, v) ((v) < (T)0 ? (T)0 : (v) > (T)1 ? (T)1 : (v))
 /* log(1 + e^x) without overflow. */
 #define SOFTPLUS(T, x) ((x > 0 ? x : (T)0) + log1p(V_EXP(-fabs(x))))
@@ -47,9 +51,10 @@ static inline double sigmoid_d(double x) {
 #define EXPR_softsign(T, UT) (x / ((T)1 + fabs(x)))
 #define EXPR_thresholdedrelu(T, UT) (x > (T)P.a ? x : (T)0)
 #define EXPR_mish(T, UT) (x * V_TANH(SOFTPLUS(T, x)))
-#define EXPR_gelu(T, UT) ((T)0.5 * x * ((T)1 + V_ERF(x * (T)0.70710678118654752)))
+#define EXPR_gelu(T, UT) V_GELU(x)
+/* x/2 (1 + tanh z) = x sigmoid(2z): no cancellation for negative x. */
 #define EXPR_gelu_tanh(T, UT) \
-    ((T)0.5 * x * ((T)1 + V_TANH((T)0.79788456080286536 * (x + (T)0.044715 * x * x * x))))
+    (x * V_SIGMOID((T)1.5957691216057308 * (x + (T)0.044715 * x * x * x)))
 #define EXPR_quickgelu(T, UT) (x * V_SIGMOID((T)P.a * x))
 /* Shrink: lambd is P.a, bias P.b. */
 #define EXPR_shrink(T, UT) (x < -(T)P.a ? x + (T)P.b : x > (T)P.a ? x - (T)P.b : (T)0)

@@ -201,7 +201,9 @@ static status convt_axis(exec_ctx *x, const conv_state *s, int nsp, int d, int64
     int64_t st = s->win.has_strides ? s->win.strides[d] : 1;
     int64_t dil = s->win.has_dilations ? s->win.dilations[d] : 1;
     int64_t op = d < s->n_outpad ? s->outpad[d] : 0;
-    if (op < 0) return exec_fail(x, STATUS_INVALID_ARGUMENT, "output_padding must be >= 0");
+    if (op < 0 || op > WINDOW_MAX_ATTR)
+        return exec_fail(x, STATUS_INVALID_ARGUMENT, "output_padding must be in [0, %lld]",
+                         (long long)WINDOW_MAX_ATTR);
     int64_t full = st * (in - 1) + op + dil * (k - 1) + 1;
     int64_t want = -1;
     if (s->n_outshape > 0) {
@@ -211,6 +213,9 @@ static status convt_axis(exec_ctx *x, const conv_state *s, int nsp, int d, int64
                              "output_shape has %d values, expected %d (spatial) or %d",
                              s->n_outshape, nsp, nsp + 2);
         want = s->outshape[d + off];
+        if (want < 0 || want > WINDOW_MAX_ATTR * WINDOW_MAX_ATTR)
+            return exec_fail(x, STATUS_INVALID_ARGUMENT, "output_shape value %lld is out of range",
+                             (long long)want);
     } else if (s->win.auto_pad == WINDOW_PAD_SAME_UPPER ||
                s->win.auto_pad == WINDOW_PAD_SAME_LOWER) {
         want = in * st;
@@ -369,7 +374,8 @@ static status qconv_run(const node *n, exec_ctx *x) {
         }
         float mult = (float)(qparam(xs, 0) * qparam(ws, m) / qparam(ysc, 0));
         double v = nearbyintf((float)acc * mult) + qparam(yzp, 0);
-        dtype_store_double(ydt, yt->data, i, v < lo ? lo : v > hi ? hi : v);
+        v = v >= lo ? (v <= hi ? v : hi) : (v > hi ? hi : lo); /* NaN -> lo */
+        dtype_store_double(ydt, yt->data, i, v);
     }
     return STATUS_OK;
 }

@@ -111,6 +111,7 @@ typedef struct ein_plan {
     int n_out, out[EIN_LABELS];
     int n_sum, sum[EIN_LABELS];
     int uses[16][EIN_LABELS];               /* how often input i uses the label */
+    int n_used[16], used[16][EIN_LABELS];   /* the labels input i uses, once each */
 } ein_plan;
 
 static status plan_labels(const ein_state *s, exec_ctx *x, ein_plan *p) {
@@ -182,8 +183,11 @@ static status plan_labels(const ein_state *s, exec_ctx *x, ein_plan *p) {
     }
     if (p->n_out > ENGINE_MAX_RANK)
         return exec_fail(x, STATUS_INVALID_ARGUMENT, "output rank %d exceeds %d", p->n_out, ENGINE_MAX_RANK);
-    for (int l = 0; l < EIN_LABELS; l++)
+    for (int l = 0; l < EIN_LABELS; l++) {
         if (p->size[l] >= 0 && !in_out[l]) p->sum[p->n_sum++] = l;
+        for (int i = 0; i < p->n_in; i++)
+            if (p->uses[i][l]) p->used[i][p->n_used[i]++] = l;
+    }
     return STATUS_OK;
 }
 
@@ -209,8 +213,10 @@ static void einsum_general(const ein_plan *p, engine_tensor *y) {
             double prod = 1;
             for (int i = 0; i < p->n_in; i++) {
                 int64_t off = 0;
-                for (int l = 0; l < EIN_LABELS; l++)
-                    if (p->uses[i][l]) off += idx[l] * p->stride[i][l];
+                for (int k = 0; k < p->n_used[i]; k++) {
+                    int l = p->used[i][k];
+                    off += idx[l] * p->stride[i][l];
+                }
                 prod *= dtype_load_double(p->in[i]->dtype, p->in[i]->data, off);
             }
             acc += prod;

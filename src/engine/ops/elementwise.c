@@ -5,13 +5,13 @@
  * threads and float16/bfloat16 staging are ew_run.c's. Integer arithmetic
  * wraps like two's complement hardware (done in unsigned types, so it is
  * never undefined); integer division by zero is an error, not a crash. */
-/* FP selects only vectorize without trapping-math (see kernels/vmath.h). */
-#pragma GCC optimize("no-trapping-math")
+#pragma GCC optimize("no-trapping-math", "fp-contract=fast") /* see kernels/vmath.h */
 #include <stdlib.h>
 #include <string.h>
 #include <tgmath.h>
 
 #include "../dtype.h"
+#include "../kernels/convert.h"
 #include "../op.h"
 #include "../shape.h"
 #include "ew_types.h"
@@ -268,18 +268,30 @@ static status variadic_run(const node *n, exec_ctx *x) {
     engine_tensor *y;
     status st = exec_output(x, 0, first->dtype, &shape, &y);
     if (st) return st;
+    int64_t numel = engine_shape_numel(&shape);
     if (count == 1) {
-        int64_t numel = engine_shape_numel(&shape);
         if (numel > 0)
             memcpy(y->data, first->data, (size_t)numel * engine_dtype_size(first->dtype));
-    } else {
-        st = ew_binary_apply(x, s->fns[ct], ct, ct, first, exec_input(x, 1), y);
-        for (int i = 2; i < count && !st; i++)
-            st = ew_binary_apply(x, s->fns[ct], ct, ct, y, exec_input(x, i), y);
+        return STATUS_OK;
     }
-    if (st || !s->op->float_only) return st;
-    ew_params p = {.a = 1.0 / count};
-    return ew_unary_apply(x, scale_fns, y, y, &p);
+    /* float16/bfloat16 accumulate in a float buffer and round once at the
+     * end, as ONNX Runtime does; other types fold straight into y. */
+    engine_tensor acc = *y;
+    if (ct != first->dtype) {
+        acc.dtype = ct;
+        acc.nbytes = (size_t)numel * engine_dtype_size(ct);
+        if (!(acc.data = exec_scratch(x, acc.nbytes + 1)))
+            return exec_fail(x, STATUS_NO_MEMORY, "out of memory");
+    }
+    st = ew_binary_apply(x, s->fns[ct], ct, ct, first, exec_input(x, 1), &acc);
+    for (int i = 2; i < count && !st; i++)
+        st = ew_binary_apply(x, s->fns[ct], ct, ct, &acc, exec_input(x, i), &acc);
+    if (!st && s->op->float_only) {
+        ew_params p = {.a = 1.0 / count};
+        st = ew_unary_apply(x, scale_fns, &acc, &acc, &p);
+    }
+    if (!st && ct != first->dtype) convert_get(ct, y->dtype)(acc.data, y->data, numel);
+    return st;
 }
 
 const op_desc op_family_elementwise[] = {

@@ -38,10 +38,25 @@
 #define EW_INT(X, OP) EW_SINT(X, OP) EW_UINT(X, OP)
 #define EW_NUMERIC(X, OP) EW_INT(X, OP) EW_FLOAT(X, OP)
 
-/* A binary row kernel (see ew_binary_fn) computing EXPR from TI x, y into TO.
- * No restrict: variadic ops fold into an output that is also an input. */
-#define EW_BINARY_KERNEL(NAME, TI, TO, EXPR)                                   \
-    VM_TARGET_CLONES static void NAME(void *vo, const void *va, const void *vb, int64_t n,      \
+/* ATTR for a kernel of type SUF: float kernels get AVX2/AVX-512 clones
+ * (vmath.h); the others stay baseline, which keeps the binary small. */
+#define EW_CLONES_f32 VM_TARGET_CLONES
+#define EW_CLONES_f64
+#define EW_CLONES_i8
+#define EW_CLONES_i16
+#define EW_CLONES_i32
+#define EW_CLONES_i64
+#define EW_CLONES_u8
+#define EW_CLONES_u16
+#define EW_CLONES_u32
+#define EW_CLONES_u64
+#define EW_CLONES_b
+
+/* A binary row kernel (see ew_binary_fn) computing EXPR from TI x, y into TO,
+ * declared with ATTR. No restrict: variadic ops fold into an output that is
+ * also an input. */
+#define EW_BINARY_KERNEL(ATTR, NAME, TI, TO, EXPR)                             \
+    ATTR static void NAME(void *vo, const void *va, const void *vb, int64_t n,      \
                      int sa, int sb) {                                         \
         TO *o = vo;                                                            \
         const TI *a = va, *b = vb;                                             \
@@ -76,8 +91,8 @@
 /* A unary kernel (see ew_unary_fn) computing EXPR from TI x into TO. The
  * parameters are visible as the local copy P (an ew_params): a local, so the
  * compiler knows stores to the output cannot change them and can vectorize. */
-#define EW_UNARY_KERNEL(NAME, TI, TO, EXPR)                                    \
-    VM_TARGET_CLONES static void NAME(void *vo, const void *vi, int64_t n, const ew_params *p) { \
+#define EW_UNARY_KERNEL(ATTR, NAME, TI, TO, EXPR)                              \
+    ATTR static void NAME(void *vo, const void *vi, int64_t n, const ew_params *p) { \
         TO *o = vo;                                                            \
         const TI *in = vi;                                                     \
         const ew_params P = p ? *p : (ew_params){0};                           \
@@ -89,10 +104,12 @@
     }
 
 /* Generators for list entries: EXPR_##OP(T, UT) is the expression. */
-#define EW_GEN_BINARY(OP, DT, SUF, T, UT) EW_BINARY_KERNEL(OP##_##SUF, T, T, EXPR_##OP(T, UT))
+#define EW_GEN_BINARY(OP, DT, SUF, T, UT) \
+    EW_BINARY_KERNEL(EW_CLONES_##SUF, OP##_##SUF, T, T, EXPR_##OP(T, UT))
 #define EW_GEN_PREDICATE(OP, DT, SUF, T, UT) \
-    EW_BINARY_KERNEL(OP##_##SUF, T, uint8_t, EXPR_##OP(T, UT))
-#define EW_GEN_UNARY(OP, DT, SUF, T, UT) EW_UNARY_KERNEL(OP##_##SUF, T, T, EXPR_##OP(T, UT))
+    EW_BINARY_KERNEL(EW_CLONES_##SUF, OP##_##SUF, T, uint8_t, EXPR_##OP(T, UT))
+#define EW_GEN_UNARY(OP, DT, SUF, T, UT) \
+    EW_UNARY_KERNEL(EW_CLONES_##SUF, OP##_##SUF, T, T, EXPR_##OP(T, UT))
 #define EW_GEN_ENTRY(OP, DT, SUF, T, UT) [DT] = OP##_##SUF,
 
 #endif

@@ -4,8 +4,7 @@
  * compare in float); And/Or/Xor/Not take bool; the bitwise ops and BitShift
  * take integers. Booleans are bytes holding 0 or 1; inputs holding other
  * non-zero bytes are read as true. */
-/* FP selects only vectorize without trapping-math (see kernels/vmath.h). */
-#pragma GCC optimize("no-trapping-math")
+#pragma GCC optimize("no-trapping-math", "fp-contract=fast") /* see kernels/vmath.h */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -69,7 +68,8 @@ static const ew_binary_fn shr_fns[ENGINE_DTYPE__MAX] = {EW_UINT(EW_GEN_ENTRY, sh
 #define EXPR_isnan(T, UT) (uint8_t)(x != x)
 #define EXPR_isinf(T, UT) \
     (uint8_t)((P.a != 0 && x == (T)HUGE_VAL) || (P.b != 0 && x == -(T)HUGE_VAL))
-#define GEN_TO_BOOL(OP, DT, SUF, T, UT) EW_UNARY_KERNEL(OP##_##SUF, T, uint8_t, EXPR_##OP(T, UT))
+#define GEN_TO_BOOL(OP, DT, SUF, T, UT) \
+    EW_UNARY_KERNEL(EW_CLONES_##SUF, OP##_##SUF, T, uint8_t, EXPR_##OP(T, UT))
 EW_BOOL(GEN_TO_BOOL, not)
 EW_INT(EW_GEN_UNARY, bnot)
 EW_FLOAT(GEN_TO_BOOL, isnan)

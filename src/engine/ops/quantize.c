@@ -27,6 +27,11 @@ static void q_range(engine_dtype dt, double *lo, double *hi) {
     *hi = dt == ENGINE_INT8 ? 127 : 255;
 }
 
+/* v clamped to [lo, hi]; NaN becomes lo (a C cast of NaN is undefined). */
+static double sat(double v, double lo, double hi) {
+    return v >= lo ? (v <= hi ? v : hi) : (v > hi ? hi : lo);
+}
+
 /* Value of a per-tensor or per-axis parameter for axis index c (0 if absent). */
 static double qp(const engine_tensor *t, int64_t c) {
     if (!t) return 0;
@@ -95,7 +100,7 @@ static status quantize_run(const node *n, exec_ctx *x) {
     for (int64_t i = 0; i < ne; i++) {
         int64_t c = count == 1 ? 0 : (i / inner) % count;
         double v = nearbyintf(xf[i] / sf[c]) + qp(zp, c);
-        dtype_store_double(ydt, yt->data, i, v < lo ? lo : v > hi ? hi : v);
+        dtype_store_double(ydt, yt->data, i, sat(v, lo, hi));
     }
     return STATUS_OK;
 }
@@ -150,11 +155,11 @@ static status dynq_run(const node *n, exec_ctx *x) {
     }
     float scale = (mx - mn) / 255.0f;
     float zpf = scale != 0 ? nearbyintf(0 - mn / scale) : 0;
-    uint8_t zp = (uint8_t)(zpf < 0 ? 0 : zpf > 255 ? 255 : zpf);
+    uint8_t zp = (uint8_t)sat(zpf, 0, 255);
     uint8_t *y = yt->data;
     for (int64_t i = 0; i < ne; i++) {
         float v = scale != 0 ? nearbyintf(xf[i] / scale) + zp : zp;
-        y[i] = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
+        y[i] = (uint8_t)sat(v, 0, 255);
     }
     *(float *)st_->data = scale;
     *(uint8_t *)zt->data = zp;
@@ -243,7 +248,7 @@ static status qmm_run(const node *n, exec_ctx *x) {
             int64_t i = e / p.n, j = e % p.n;
             float mult = (float)(qp(as, i) * qp(bs, j) / qp(ys, 0));
             double v = nearbyintf((float)(int32_t)dst[e] * mult) + qp(yzp, 0);
-            dtype_store_double(ydt, yt->data, bt * mn + e, v < lo ? lo : v > hi ? hi : v);
+            dtype_store_double(ydt, yt->data, bt * mn + e, sat(v, lo, hi));
         }
     }
     return STATUS_OK;

@@ -12,7 +12,7 @@
  * Compute types: float (also for float16/bfloat16), double, and int64 or
  * uint64 for integers, with wrapping arithmetic; integer L2, LogSum and
  * LogSumExp compute in double. Results convert to the input's type. */
-#pragma GCC optimize("no-trapping-math") /* FP selects vectorize (vmath.h) */
+#pragma GCC optimize("no-trapping-math", "fp-contract=fast") /* see kernels/vmath.h */
 #include <stdlib.h>
 #include <string.h>
 #include <tgmath.h>
@@ -58,6 +58,12 @@ typedef enum reduce_kind {
 #define R_LOWEST_u64 0
 #define R_HIGHEST_u64 UINT64_MAX
 
+/* Float kernels also get AVX2/AVX-512 clones (vmath.h). */
+#define R_CLONES_f32 VM_TARGET_CLONES
+#define R_CLONES_f64
+#define R_CLONES_i64
+#define R_CLONES_u64
+
 /* Premaps (v: element, s: the LogSumExp shift) and combiners. */
 #define PRE_id(S, v, s) (v)
 #define PRE_abs(S, v, s) R_ABS_##S(v)
@@ -79,7 +85,7 @@ typedef enum reduce_kind {
 /* row_: combine n contiguous elements. col_: fold R rows of K elements,
  * columns [i0, i1), into acc (already holding the identity). */
 #define REDUCE_FNS(S, T, PRE, COMB)                                            \
-    static T row_##S##_##PRE##_##COMB(const T *x, int64_t n, T s) {            \
+    R_CLONES_##S static T row_##S##_##PRE##_##COMB(const T *x, int64_t n, T s) {            \
         T acc = INIT_##COMB(S);                                                \
         (void)s;                                                               \
         VM_SIMD_REDUCE(OMP_##COMB, acc)                                        \
@@ -89,7 +95,7 @@ typedef enum reduce_kind {
         }                                                                      \
         return acc;                                                            \
     }                                                                          \
-    static void col_##S##_##PRE##_##COMB(const T *x, int64_t R, int64_t K,     \
+    R_CLONES_##S static void col_##S##_##PRE##_##COMB(const T *x, int64_t R, int64_t K, \
                                          int64_t i0, int64_t i1, T *acc,       \
                                          const T *shift) {                     \
         for (int64_t r = 0; r < R; r++) {                                      \
@@ -128,7 +134,7 @@ typedef struct reduce_job {
  * its shift back). */
 static inline double post_float(reduce_kind kind, double v, int64_t R, double s) {
     switch (kind) {
-    case R_MEAN: return v / (double)R;
+    case R_MEAN: return R > 0 ? v / (double)R : 0;  /* empty: 0, as ONNX Runtime */
     case R_L2: return sqrt(v);
     case R_LOGSUM: return log(v);
     case R_LOGSUMEXP: return log(v) + s;

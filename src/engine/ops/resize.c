@@ -233,7 +233,8 @@ static status resize_geometry(const node *n, exec_ctx *x, const engine_shape *in
         int d = s->legacy ? i : axes[i];
         double v = sc[i];
         if (!(v > 0) || v > 1e6)
-            return exec_fail(x, STATUS_INVALID_ARGUMENT, "scale %g on axis %d, expected > 0", v, d);
+            return exec_fail(x, STATUS_INVALID_ARGUMENT,
+                             "scale %g on axis %d, expected a positive value up to 1e6", v, d);
         /* float32 arithmetic, as ONNX Runtime sizes its output: 30 * 0.7f
          * gives 21 there (and in PyTorch, which exported the 0.7), not the
          * 20 that double arithmetic on 0.7f would. Like ONNX Runtime and
@@ -257,8 +258,10 @@ typedef struct axis_taps {
     int64_t in, out;
     int ntaps;
     int identity;         /* output j reads input j with weight 1 */
+    int any_extrap;
     int64_t *idx;
-    double *w;
+    double *w;            /* weights; wf: the same as float */
+    float *wf;
     uint8_t *extrap;
 } axis_taps;
 
@@ -354,14 +357,20 @@ static status axis_taps_init(const resize_state *s, exec_ctx *x, const resize_ge
                              int64_t lin, axis_taps *t) {
     int start, count;
     double scale = g->scale[d];
+    if (s->antialias && s->mode != RS_NEAREST && scale * 1e7 < 1)
+        return exec_fail(x, STATUS_INVALID_ARGUMENT,
+                         "scale %g on axis %d is too small to antialias", scale, d);
     tap_window(s, scale, &start, &count);
     int64_t lout = g->out.dims[d];
     size_t nt = (size_t)(lout ? lout : 1) * (size_t)count;
     t->ntaps = count;
     t->idx = exec_scratch(x, nt * sizeof *t->idx);
     t->w = exec_scratch(x, nt * sizeof *t->w);
+    t->wf = exec_scratch(x, nt * sizeof *t->wf);
     t->extrap = exec_scratch(x, (size_t)(lout ? lout : 1));
-    if (!t->idx || !t->w || !t->extrap) return exec_fail(x, STATUS_NO_MEMORY, "out of memory");
+    if (!t->idx || !t->w || !t->wf || !t->extrap)
+        return exec_fail(x, STATUS_NO_MEMORY, "out of memory");
+    t->any_extrap = 0;
     t->in = lin;
     t->out = g->out.dims[d];
     t->identity = t->in == t->out;
@@ -369,7 +378,9 @@ static status axis_taps_init(const resize_state *s, exec_ctx *x, const resize_ge
         int64_t *idx = t->idx + j * count;
         double *w = t->w + j * count;
         double xo = original_coord(s, g, d, (double)j);
-        t->extrap[j] = s->ct == CT_TF_CROP_AND_RESIZE && (xo < 0 || xo > (double)(lin - 1));
+        /* a crop (roi comes from the request) may put xo anywhere, NaN too */
+        t->extrap[j] = (s->ct == CT_TF_CROP_AND_RESIZE && (xo < 0 || xo > (double)(lin - 1))) ||
+                       !(fabs(xo) < 1e15);
         if (t->extrap[j] || lin == 0) {
             t->extrap[j] = 1; /* an empty input has nothing to read: extrapolate */
             for (int k = 0; k < count; k++) { idx[k] = 0; w[k] = 0; }
@@ -380,6 +391,8 @@ static status axis_taps_init(const resize_state *s, exec_ctx *x, const resize_ge
         for (int k = 0; k < count && t->identity; k++)
             t->identity = w[k] == 0 || (w[k] == 1 && idx[k] == j);
     }
+    for (int64_t k = 0; k < t->out * count; k++) t->wf[k] = (float)t->w[k];
+    for (int64_t j = 0; j < t->out; j++) t->any_extrap |= t->extrap[j];
     return STATUS_OK;
 }
 
@@ -471,27 +484,37 @@ typedef struct pass_job {
     double extrap;
 } pass_job;
 
-/* Units: with inner > 1, one output row (o, j) each, summed along inner;
- * with inner == 1 (the last axis), one outer row of t->out outputs each. */
-#define DEF_PASS(name, T)                                                      \
+/* Units: with inner > 1, one output row (o, j) each, a weighted sum of
+ * input rows vectorised along inner; with inner == 1 (the last axis), one
+ * outer row of t->out outputs each. Two taps (linear) are the common case
+ * and get their own loops. W is the weights array of the pass' type. */
+#define DEF_PASS(name, T, W)                                                   \
     static void name(void *ctx, int64_t begin, int64_t end) {                  \
         const pass_job *p = ctx;                                               \
         const axis_taps *t = p->t;                                             \
-        const T *src = p->src;                                                 \
-        T *dst = p->dst;                                                       \
+        const T *src = p->src, *wts = t->W;                                    \
+        T *dst = p->dst, ev = (T)p->extrap;                                    \
         int nt = t->ntaps;                                                     \
         int64_t inner = p->inner;                                              \
         if (inner == 1) {                                                      \
             for (int64_t o = begin; o < end; o++) {                            \
                 const T *restrict s = src + o * t->in;                        \
                 T *restrict d = dst + o * t->out;                             \
-                for (int64_t j = 0; j < t->out; j++) {                         \
-                    const int64_t *ix = t->idx + j * nt;                       \
-                    const double *w = t->w + j * nt;                           \
-                    T acc = 0;                                                 \
-                    for (int k = 0; k < nt; k++) acc += (T)w[k] * s[ix[k]];    \
-                    d[j] = t->extrap[j] ? (T)p->extrap : acc;                  \
+                const int64_t *ix = t->idx;                                    \
+                if (nt == 2) {                                                 \
+                    for (int64_t j = 0; j < t->out; j++)                       \
+                        d[j] = wts[2 * j] * s[ix[2 * j]] + wts[2 * j + 1] * s[ix[2 * j + 1]]; \
+                } else {                                                       \
+                    for (int64_t j = 0; j < t->out; j++) {                     \
+                        T acc = 0;                                             \
+                        for (int k = 0; k < nt; k++)                           \
+                            acc += wts[j * nt + k] * s[ix[j * nt + k]];        \
+                        d[j] = acc;                                            \
+                    }                                                          \
                 }                                                              \
+                if (t->any_extrap)                                             \
+                    for (int64_t j = 0; j < t->out; j++)                       \
+                        if (t->extrap[j]) d[j] = ev;                           \
             }                                                                  \
             return;                                                            \
         }                                                                      \
@@ -499,25 +522,26 @@ typedef struct pass_job {
             int64_t o = u / t->out, j = u % t->out;                            \
             T *restrict d = dst + u * inner;                                  \
             if (t->extrap[j]) {                                                \
-                for (int64_t i = 0; i < inner; i++) d[i] = (T)p->extrap;       \
+                for (int64_t i = 0; i < inner; i++) d[i] = ev;                 \
                 continue;                                                      \
             }                                                                  \
             const int64_t *ix = t->idx + j * nt;                               \
-            const double *w = t->w + j * nt;                                   \
+            const T *w = wts + j * nt;                                         \
             const T *restrict s0 = src + (o * t->in + ix[0]) * inner;         \
-            T w0 = (T)w[0];                                                    \
-            for (int64_t i = 0; i < inner; i++) d[i] = w0 * s0[i];             \
-            for (int k = 1; k < nt; k++) {                                     \
+            const T *restrict s1 = src + (o * t->in + ix[nt > 1]) * inner;    \
+            T w0 = w[0], w1 = nt > 1 ? w[1] : 0;                               \
+            for (int64_t i = 0; i < inner; i++) d[i] = w0 * s0[i] + w1 * s1[i]; \
+            for (int k = 2; k < nt; k++) {                                     \
                 if (w[k] == 0) continue;                                       \
                 const T *restrict sk = src + (o * t->in + ix[k]) * inner;     \
-                T wk = (T)w[k];                                                \
+                T wk = w[k];                                                   \
                 for (int64_t i = 0; i < inner; i++) d[i] += wk * sk[i];        \
             }                                                                  \
         }                                                                      \
     }
 
-DEF_PASS(pass_f32, float)
-DEF_PASS(pass_f64, double)
+DEF_PASS(pass_f32, float, wf)
+DEF_PASS(pass_f64, double, w)
 
 typedef void (*pass_fn)(void *ctx, int64_t begin, int64_t end);
 
@@ -536,11 +560,14 @@ static status run_interp(const resize_state *s, exec_ctx *x, const engine_tensor
     int r = g->rank, order[ENGINE_MAX_RANK], np = 0;
     for (int d = 0; d < r; d++)
         if (!taps[d].identity) order[np++] = d;
-    /* downscaling axes first: later passes then run on fewer elements */
+    /* Downscaling axes first: later passes then run on fewer elements. On
+     * equal ratios the innermost axis first: its pass (a gather per output)
+     * is the costlier one per element, so it should see the fewest. */
     for (int a = 1; a < np; a++)
         for (int b = a; b > 0; b--) {
             const axis_taps *p = &taps[order[b - 1]], *q = &taps[order[b]];
-            if ((double)q->out * (double)p->in >= (double)p->out * (double)q->in) break;
+            double rp = (double)p->out * (double)q->in, rq = (double)q->out * (double)p->in;
+            if (rq > rp || (rq == rp && order[b] < order[b - 1])) break;
             int tmp = order[b]; order[b] = order[b - 1]; order[b - 1] = tmp;
         }
     int64_t in_n = engine_shape_numel(&in->shape), out_n = engine_shape_numel(&g->out);

@@ -182,16 +182,16 @@ static void seq_free(scan_seq *q) {
     for (int k = 0; q->stacks && k < q->s->n_out; k++) subgraph_stack_free(&q->stacks[k]);
 }
 
-/* Runs `len` iterations; slice t of input j is taken at `base + t` (or
- * base + len - 1 - t when it runs in reverse). */
-static status seq_run(exec_ctx *x, scan_seq *q, int64_t base, int64_t len) {
+/* Runs `len` iterations; iteration t takes slice t of each scan input, or
+ * slice len - 1 - t of one scanned in reverse. */
+static status seq_run(exec_ctx *x, scan_seq *q, int64_t len) {
     const scan_state *s = q->s;
     const int N = s->n_state, M = s->n_in, K = s->n_out;
     status st = STATUS_OK;
     for (int64_t t = 0; t < len && !st; t++) {
         for (int i = 0; i < N; i++) q->in[i] = q->carry.t[i];
         for (int j = 0; j < M; j++)
-            q->in[N + j] = src_slice(&q->src[j], base + (s->in_dirs[j] ? len - 1 - t : t));
+            q->in[N + j] = src_slice(&q->src[j], s->in_dirs[j] ? len - 1 - t : t);
         if ((st = exec_run_subgraph(x, s->body, q->in, N + M, q->out))) break;
         for (int k = 0; k < K && !st; k++)
             st = subgraph_stack_push(x, &q->stacks[k], &q->out[N + k], "scan output", k);
@@ -230,7 +230,7 @@ static status scan9_run(const node *n, exec_ctx *x, const scan_state *s) {
             return exec_fail(x, STATUS_INVALID_ARGUMENT, "initial state %d is missing", i);
     q.src = src;
     if ((st = seq_alloc(x, &q, s)) || (st = subgraph_carry_init(x, &q.carry, init, N)) ||
-        (st = seq_run(x, &q, 0, T)))
+        (st = seq_run(x, &q, T)))
         goto done;
     for (int k = 0; k < n->n_outputs && !st; k++) {
         if (k < N) {
@@ -354,8 +354,8 @@ static status scan8_entry(exec_ctx *x, scan_seq *q, scan8_out *o, int n_outputs,
     for (int j = 0; j < M; j++)
         if ((st = src_init(x, &src[j], &views[N + j], 0, j))) return st;
     for (int k = 0; k < s->n_out; k++) q->stacks[k].count = 0;
-    if ((st = subgraph_carry_init(x, &q->carry, init, N)) || (st = seq_run(x, q, 0, len)))
-        return st;
+    subgraph_carry_borrow(&q->carry, init);
+    if ((st = seq_run(x, q, len))) return st;
     for (int k = 0; k < n_outputs && !st; k++) {
         if (k < N) {
             const engine_tensor *v = &q->carry.t[k];
@@ -402,11 +402,11 @@ static status scan8_run(const node *n, exec_ctx *x, const scan_state *s) {
     memset(o.t, 0, sizeof *o.t * (size_t)n_out);
     memset(o.done, 0, (size_t)n_out);
     q.src = src;
-    if ((st = seq_alloc(x, &q, s))) goto done;
-    for (int64_t b = 0; b < B && !st; b++) {
+    for (int i = 0; i < N; i++) init[i] = exec_input(x, 1 + i);
+    if ((st = seq_alloc(x, &q, s)) || (st = subgraph_carry_init(x, &q.carry, init, N)))
+        goto done;
+    for (int64_t b = 0; b < B && !st; b++)
         st = scan8_entry(x, &q, &o, n->n_outputs, B, T, b, views, init, src);
-        subgraph_carry_release(&q.carry);
-    }
     if (!st) st = scan8_finish(x, s, &o, n->n_outputs, B, T);
 done:
     seq_free(&q);

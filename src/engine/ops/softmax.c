@@ -7,7 +7,7 @@
  * exp-and-sum and scale are three vectorized passes over contiguous memory;
  * K > 1 runs the same passes on rows of K lanes). Float uses vmath's
  * vectorizable exp; float16/bfloat16 compute in float. */
-#pragma GCC optimize("no-trapping-math") /* FP selects vectorize (vmath.h) */
+#pragma GCC optimize("no-trapping-math", "fp-contract=fast") /* see kernels/vmath.h */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,9 +21,10 @@
 
 typedef enum smax_kind { SMAX_SOFT, SMAX_LOG, SMAX_HARD } smax_kind;
 
-/* One group: x, y point at [R, K]; mx and sum are K lanes of scratch. */
-#define SOFTMAX_FNS(S, T, EXP, LOG, LOWEST)                                    \
-    static void rows_##S(smax_kind kind, const T *x, T *y, int64_t R) {        \
+/* One group: x, y point at [R, K]; mx and sum are K lanes of scratch.
+ * Declared with ATTR. */
+#define SOFTMAX_FNS(ATTR, S, T, EXP, LOG, LOWEST)                              \
+    ATTR static void rows_##S(smax_kind kind, const T *x, T *y, int64_t R) {        \
         T m = LOWEST, s = 0;                                                   \
         VM_SIMD_REDUCE(max, m)                                                 \
         for (int64_t r = 0; r < R; r++) m = x[r] > m ? x[r] : m;               \
@@ -43,7 +44,7 @@ typedef enum smax_kind { SMAX_SOFT, SMAX_LOG, SMAX_HARD } smax_kind;
             VM_SIMD for (int64_t r = 0; r < R; r++) y[r] = (x[r] - m) - l;     \
         }                                                                      \
     }                                                                          \
-    static void cols_##S(smax_kind kind, const T *x, T *y, int64_t R, int64_t K, \
+    ATTR static void cols_##S(smax_kind kind, const T *x, T *y, int64_t R, int64_t K, \
                          T *mx, T *sum) {                                      \
         for (int64_t k = 0; k < K; k++) mx[k] = LOWEST, sum[k] = 0;            \
         for (int64_t r = 0; r < R; r++) {                                      \
@@ -89,8 +90,9 @@ typedef enum smax_kind { SMAX_SOFT, SMAX_LOG, SMAX_HARD } smax_kind;
     }
 
 static float logf_(float v) { return logf(v); }
-SOFTMAX_FNS(f32, float, vm_expf, logf_, -HUGE_VALF)
-SOFTMAX_FNS(f64, double, exp, log, -HUGE_VAL)
+/* Float gets AVX2/AVX-512 clones (vmath.h). */
+SOFTMAX_FNS(VM_TARGET_CLONES, f32, float, vm_expf, logf_, -HUGE_VALF)
+SOFTMAX_FNS(, f64, double, exp, log, -HUGE_VAL)
 
 typedef struct smax_job {
     smax_kind kind;

@@ -33,11 +33,17 @@ status subgraph_carry_init(exec_ctx *x, subgraph_carry *c, const engine_tensor *
         c->n = 0;
         return exec_fail(x, STATUS_NO_MEMORY, "out of memory for loop state");
     }
-    for (int i = 0; i < n; i++) {
+    memset(c->owned, 0, (size_t)n);
+    subgraph_carry_borrow(c, src);
+    return STATUS_OK;
+}
+
+void subgraph_carry_borrow(subgraph_carry *c, const engine_tensor *const *src) {
+    for (int i = 0; i < c->n; i++) {
+        if (c->owned[i]) engine_tensor_release(&c->t[i]);
         c->t[i] = *src[i];
         c->owned[i] = 0;
     }
-    return STATUS_OK;
 }
 
 void subgraph_carry_take(subgraph_carry *c, int i, engine_tensor *t) {
@@ -48,9 +54,10 @@ void subgraph_carry_take(subgraph_carry *c, int i, engine_tensor *t) {
 }
 
 void subgraph_carry_release(subgraph_carry *c) {
-    for (int i = 0; i < c->n; i++)
+    for (int i = 0; i < c->n; i++) {
         if (c->owned[i]) engine_tensor_release(&c->t[i]);
-    c->n = 0;
+        c->owned[i] = 0;
+    }
 }
 
 /* --- stacks of per-iteration values ----------------------------------------- */

@@ -38,8 +38,11 @@ typedef struct subgraph_carry {
 /* Sets up n slots in exec scratch, borrowing src[0..n). */
 status subgraph_carry_init(exec_ctx *x, subgraph_carry *c, const engine_tensor *const *src,
                            int n);
+/* Releases what the slots own and borrows src[0..n) again (a new sequence). */
+void subgraph_carry_borrow(subgraph_carry *c, const engine_tensor *const *src);
 /* Replaces slot i by `t`, taking ownership of its data (t is cleared). */
 void subgraph_carry_take(subgraph_carry *c, int i, engine_tensor *t);
+/* Releases what the slots own (the slots stay, holding stale borrows). */
 void subgraph_carry_release(subgraph_carry *c);
 
 /* Per-iteration values of one output, stacked along a new axis 0. Each
@@ -57,9 +60,9 @@ status subgraph_stack_push(exec_ctx *x, subgraph_stack *s, const engine_tensor *
                            const char *what, int index);
 /* Writes the stack to node output k with the iteration axis at `axis` of the
  * result (-(r+1) .. r for a slice of rank r), in reverse order if
- * `reverse`; `dtype` is what prepare declared for the output. An empty stack takes its slice shape from the body
- * output's declaration (unknown dims 0, unknown rank: rank 0), as ONNX
- * Runtime does. */
+ * `reverse`; `dtype` is what prepare declared for the output. An empty
+ * stack takes its slice shape from the body output's declaration (unknown
+ * dims 0, unknown rank: rank 0), as ONNX Runtime does. */
 status subgraph_stack_emit(exec_ctx *x, const subgraph_stack *s, int k, int64_t axis,
                            int reverse, const graph *body, int body_output,
                            engine_dtype dtype);

@@ -52,6 +52,8 @@ typedef struct pad_job {
     const char *src;
     char *dst;
     const void *value;  /* one element, the constant */
+    const int64_t *head, *tail; /* innermost dim: input index of each padded
+                                 * output element before / after the middle */
 } pad_job;
 
 /* Input index for output index o along d, or -1 for the constant. */
@@ -72,19 +74,36 @@ static int64_t pad_map(const pad_dim *d, pad_mode mode, int64_t o) {
     }
 }
 
+/* Copies map[0..n) (input indices; -1 for the constant) of one row. */
+#define PAD_EDGE_AS(T)                                                         \
+    do {                                                                       \
+        const T *sp = src;                                                     \
+        T *dp = dst, v;                                                        \
+        memcpy(&v, j->value, sizeof v);                                        \
+        for (int64_t k = 0; k < n; k++) dp[k] = map[k] < 0 ? v : sp[map[k]];   \
+    } while (0)
+
+static void pad_edge(const pad_job *j, const int64_t *map, int64_t n, const void *src, void *dst) {
+    switch (j->es) {
+    case 1: PAD_EDGE_AS(uint8_t); break;
+    case 2: PAD_EDGE_AS(uint16_t); break;
+    case 4: PAD_EDGE_AS(uint32_t); break;
+    case 8: PAD_EDGE_AS(uint64_t); break;
+    default:
+        for (int64_t k = 0; k < n; k++)
+            memcpy((char *)dst + (size_t)k * j->es,
+                   map[k] < 0 ? j->value : (const char *)src + (size_t)map[k] * j->es, j->es);
+    }
+}
+
+/* One output row: the mapped head, the kept middle in one memcpy, the tail. */
 static void pad_row(const pad_job *j, const char *src, char *dst) {
     const pad_dim *d = &j->d[j->rank - 1];
     size_t es = j->es;
-    int64_t mid_end = d->before + d->n;
-    for (int64_t o = 0; o < d->out; o++) {
-        if (o == d->before && d->n > 0) { /* the kept middle, in one go */
-            memcpy(dst + (size_t)o * es, src + (size_t)d->lo * es, (size_t)d->n * es);
-            o = mid_end - 1;
-            continue;
-        }
-        int64_t i = pad_map(d, j->mode, o);
-        memcpy(dst + (size_t)o * es, i < 0 ? j->value : src + (size_t)i * es, es);
-    }
+    int64_t tail = d->out - d->before - d->n;
+    pad_edge(j, j->head, d->before, src, dst);
+    memcpy(dst + (size_t)d->before * es, src + (size_t)d->lo * es, (size_t)d->n * es);
+    pad_edge(j, j->tail, tail, src, dst + (size_t)(d->before + d->n) * es);
 }
 
 static void pad_rows(void *ctx, int64_t begin, int64_t end) {
@@ -199,6 +218,17 @@ static status pad_run(const node *n, exec_ctx *x) {
         return STATUS_OK;
     }
     j.dst = y->data;
+    static const uint64_t nothing = 0; /* an empty input may have no buffer */
+    if (!j.src) j.src = (const char *)&nothing;
+    const pad_dim *last = &j.d[r - 1];
+    int64_t n_tail = last->out - last->before - last->n;
+    int64_t *head = exec_scratch(x, (size_t)(last->before + 1) * sizeof *head);
+    int64_t *tail = exec_scratch(x, (size_t)(n_tail + 1) * sizeof *tail);
+    if (!head || !tail) return exec_fail(x, STATUS_NO_MEMORY, "out of memory");
+    for (int64_t o = 0; o < last->before; o++) head[o] = pad_map(last, j.mode, o);
+    for (int64_t o = 0; o < n_tail; o++) tail[o] = pad_map(last, j.mode, last->before + last->n + o);
+    j.head = head;
+    j.tail = tail;
     int64_t rows = numel / s.dims[r - 1];
     if (rows > 1 && exec_threads(x) > 1 && numel * (int64_t)j.es >= (1 << 18))
         exec_parallel_for(x, rows, pad_rows, &j);

@@ -1,11 +1,11 @@
 /* tensor_select.c -- operators whose output depends on the values they
- * select: NonZero, Compress, TopK, Unique, ReverseSequence.
+ * select: NonZero, Compress, Unique, ReverseSequence (TopK is in topk.c).
  *
  * NonZero, Compress and Unique have data-dependent output shapes, computed
- * at run time before exec_output(). TopK and Unique order elements with a
- * stable merge sort of positions (ties keep the lower index first, as ONNX
- * specifies), comparing through a small per-dtype key so int64 values are
- * never rounded through double. Selected values are copied as bytes. */
+ * at run time before exec_output(). Unique orders slices with a stable merge
+ * sort of positions (so each run of equal slices starts with its first
+ * occurrence), comparing elements by type so int64 values are never rounded
+ * through double. Selected values are copied as bytes. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -173,84 +173,6 @@ static status compress_run(const node *n, exec_ctx *x) {
     return STATUS_OK;
 }
 
-/* ---- TopK -------------------------------------------------------------------------- */
-
-static status topk_prepare(graph *g, node *n, errinfo *err) {
-    engine_dtype dt = node_input_dtype(g, n, 0);
-    if (!dtype_is_float(dt) && !dtype_is_int(dt))
-        return op_prepare_fail(n, err, STATUS_UNSUPPORTED, "input type %s is not supported",
-                               engine_dtype_name(dt));
-    node_set_output_dtype(g, n, 0, dt);
-    node_set_output_dtype(g, n, 1, ENGINE_INT64);
-    return STATUS_OK;
-}
-
-typedef struct line_ctx {
-    engine_dtype dt;
-    const void *line;  /* the current line, gathered contiguously */
-    int largest;
-} line_ctx;
-
-static int topk_cmp(const void *ctx, int64_t a, int64_t b) {
-    const line_ctx *c = ctx;
-    int r = elem_cmp(c->dt, c->line, a, c->line, b);
-    return c->largest ? -r : r;
-}
-
-static status topk_run(const node *n, exec_ctx *x) {
-    const engine_tensor *in = exec_input(x, 0);
-    if (!in) return exec_fail(x, STATUS_INVALID_ARGUMENT, "input 0 is missing");
-    int r = in->shape.rank;
-    int64_t axis_attr = node_attr_int(n, "axis", -1), k;
-    int axis = shape_normalize_axis(axis_attr, r);
-    if (axis < 0)
-        return exec_fail(x, STATUS_INVALID_ARGUMENT, "axis %lld is out of range for rank %d",
-                         (long long)axis_attr, r);
-    if (n->opset < 10) {
-        k = node_attr_int(n, "k", -1);
-    } else {
-        const engine_tensor *kt = exec_input(x, 1);
-        if (!kt || (kt->dtype != ENGINE_INT64 && kt->dtype != ENGINE_INT32) ||
-            engine_shape_numel(&kt->shape) != 1)
-            return exec_fail(x, STATUS_INVALID_ARGUMENT, "K must be a single int64 value");
-        k = tutil_index_at(kt, 0);
-    }
-    int64_t dim = in->shape.dims[axis];
-    if (k < 0 || k > dim)
-        return exec_fail(x, STATUS_INVALID_ARGUMENT, "k is %lld, expected 0..%lld (the axis size)",
-                         (long long)k, (long long)dim);
-    engine_shape s = in->shape;
-    s.dims[axis] = k;
-    engine_tensor *vals, *inds;
-    status st = exec_output(x, 0, in->dtype, &s, &vals);
-    if (!st) st = exec_output(x, 1, ENGINE_INT64, &s, &inds);
-    if (st) return st;
-    int64_t outer = shape_span(&in->shape, 0, axis), inner = shape_span(&in->shape, axis + 1, r);
-    size_t es = engine_dtype_size(in->dtype);
-    char *line = exec_scratch(x, (size_t)(dim ? dim : 1) * es);
-    int64_t *idx = exec_scratch(x, (size_t)(dim ? dim : 1) * sizeof *idx);
-    int64_t *tmp = exec_scratch(x, (size_t)(dim ? dim : 1) * sizeof *tmp);
-    if (!line || !idx || !tmp) return exec_fail(x, STATUS_NO_MEMORY, "out of memory");
-    line_ctx c = {in->dtype, line, node_attr_int(n, "largest", 1) != 0};
-    /* sorted=0 leaves the order to us; sorted is as good as any. */
-    for (int64_t o = 0; o < outer && k > 0; o++) {
-        for (int64_t i = 0; i < inner; i++) {
-            const char *src = (const char *)in->data + (size_t)(o * dim * inner + i) * es;
-            for (int64_t j = 0; j < dim; j++) {
-                memcpy(line + (size_t)j * es, src + (size_t)(j * inner) * es, es);
-                idx[j] = j;
-            }
-            sort_positions(idx, tmp, dim, topk_cmp, &c);
-            for (int64_t j = 0; j < k; j++) {
-                size_t at = (size_t)(o * k * inner + j * inner + i);
-                memcpy((char *)vals->data + at * es, line + (size_t)idx[j] * es, es);
-                ((int64_t *)inds->data)[at] = idx[j];
-            }
-        }
-    }
-    return STATUS_OK;
-}
-
 /* ---- Unique ------------------------------------------------------------------------ */
 
 /* Slices along the axis are gathered into rows of `len` elements. */
@@ -414,7 +336,6 @@ static status revseq_run(const node *n, exec_ctx *x) {
 const op_desc op_family_tensor_select[] = {
     {.type = "NonZero", .since = 9, .prepare = nonzero_prepare, .run = nonzero_run},
     {.type = "Compress", .since = 9, .prepare = compress_prepare, .run = compress_run},
-    {.type = "TopK", .since = 1, .prepare = topk_prepare, .run = topk_run},
     {.type = "Unique", .since = 11, .prepare = unique_prepare, .run = unique_run},
     {.type = "ReverseSequence", .since = 10, .prepare = revseq_prepare, .run = revseq_run},
     {0},

@@ -6,8 +6,7 @@
  * vectorizable versions in kernels/vmath.h: they sit on hot paths (softmax
  * decompositions, GELU written out as Erf). Abs, Neg, Sign and Clip also take
  * integers, with wrapping (never undefined) negation. */
-/* FP selects only vectorize without trapping-math (see kernels/vmath.h). */
-#pragma GCC optimize("no-trapping-math")
+#pragma GCC optimize("no-trapping-math", "fp-contract=fast") /* see kernels/vmath.h */
 #include <float.h>
 #include <stdlib.h>
 #include <string.h>
@@ -81,10 +80,10 @@ EW_SINT(EW_GEN_UNARY, ssign)
 EW_UINT(EW_GEN_UNARY, usign)
 EW_INT(EW_GEN_UNARY, iclip)
 /* Exp and Erf: the vectorizable float versions, libm for double. */
-EW_UNARY_KERNEL(exp_f32, float, float, vm_expf(x))
-EW_UNARY_KERNEL(exp_f64, double, double, exp(x))
-EW_UNARY_KERNEL(erf_f32, float, float, vm_erff(x))
-EW_UNARY_KERNEL(erf_f64, double, double, erf(x))
+EW_UNARY_KERNEL(VM_TARGET_CLONES, exp_f32, float, float, vm_expf(x))
+EW_UNARY_KERNEL(, exp_f64, double, double, exp(x))
+EW_UNARY_KERNEL(VM_TARGET_CLONES, erf_f32, float, float, vm_erff(x))
+EW_UNARY_KERNEL(, erf_f64, double, double, erf(x))
 
 #define FLOAT_TABLE(OP) \
     static const ew_unary_fn OP##_fns[ENGINE_DTYPE__MAX] = {EW_FLOAT(EW_GEN_ENTRY, OP)};

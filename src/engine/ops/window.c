@@ -6,6 +6,8 @@
 
 #include "../op.h"
 
+static int in_range(int64_t v, int64_t lo, int64_t hi) { return v >= lo && v <= hi; }
+
 /* Copies an INTS attribute of `want` values (any length when want is 0). */
 static status read_ints(const node *n, const char *name, int *nsp, int per_axis,
                         int64_t *dst, int *has, errinfo *err) {
@@ -37,13 +39,19 @@ status window_attrs_parse(const node *n, int need_kernel, window_attrs *w, errin
         return st;
     if (need_kernel && !w->has_kernel)
         return op_prepare_fail(n, err, STATUS_INVALID_MODEL, "attribute kernel_shape is required");
+    /* Bounds keep every size product below 2^63 for any tensor that fits
+     * in memory; real models are orders of magnitude inside them. */
     for (int d = 0; d < w->nsp; d++) {
-        if ((w->has_kernel && w->kernel[d] < 1) || (w->has_strides && w->strides[d] < 1) ||
-            (w->has_dilations && w->dilations[d] < 1))
+        if ((w->has_kernel && !in_range(w->kernel[d], 1, WINDOW_MAX_ATTR)) ||
+            (w->has_strides && !in_range(w->strides[d], 1, WINDOW_MAX_ATTR)) ||
+            (w->has_dilations && !in_range(w->dilations[d], 1, WINDOW_MAX_ATTR)))
             return op_prepare_fail(n, err, STATUS_INVALID_MODEL,
-                                   "kernel_shape, strides and dilations must be >= 1 (axis %d)", d);
-        if (w->has_pads && (w->pads[d] < 0 || w->pads[d + w->nsp] < 0))
-            return op_prepare_fail(n, err, STATUS_INVALID_MODEL, "pads must be >= 0 (axis %d)", d);
+                                   "kernel_shape, strides and dilations must be in [1, %lld] "
+                                   "(axis %d)", (long long)WINDOW_MAX_ATTR, d);
+        if (w->has_pads && (!in_range(w->pads[d], 0, WINDOW_MAX_ATTR) ||
+                            !in_range(w->pads[d + w->nsp], 0, WINDOW_MAX_ATTR)))
+            return op_prepare_fail(n, err, STATUS_INVALID_MODEL, "pads must be in [0, %lld] "
+                                   "(axis %d)", (long long)WINDOW_MAX_ATTR, d);
     }
     const char *ap = node_attr_string(n, "auto_pad", "NOTSET");
     if (strcmp(ap, "NOTSET") == 0) w->auto_pad = WINDOW_PAD_NOTSET;

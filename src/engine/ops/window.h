@@ -19,6 +19,8 @@
 #include "../graph.h"
 
 #define WINDOW_MAX_SPATIAL (ENGINE_MAX_RANK - 2)
+/* Largest kernel size, stride, dilation, pad or output size accepted. */
+#define WINDOW_MAX_ATTR (INT64_C(1) << 24)
 
 typedef enum window_pad {
     WINDOW_PAD_NOTSET = 0,
