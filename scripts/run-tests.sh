@@ -163,7 +163,7 @@ stage_ctest() { # stage builddir
     [ -n "${BUILD_OK[$dir]:-}" ] || { not_run "$stage" "$dir did not build"; return; }
     printf '==> %s\n' "$stage"
     local log=$TEST_LOG_DIR/$stage.log
-    run_logged "$log" ctest --test-dir "$dir" --output-on-failure -j"$JOBS" --timeout 600
+    run_logged "$log" ctest --test-dir "$dir" --output-on-failure -j"$JOBS" --timeout 120
     parse_ctest "$log"
     finish_stage "$stage"
 }

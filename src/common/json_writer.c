@@ -221,10 +221,112 @@ static size_t fmt_double(char *out, double v) {
     return (size_t)n;
 }
 
+/* Writes sign, the digits of d (nd of them) and decimal exponent k (of the
+ * first digit) the way printf's %g does at precision nd. */
+static size_t fmt_g(char *out, int neg, uint64_t d, int nd, int k) {
+    char dig[24];
+    for (int i = nd - 1; i >= 0; i--, d /= 10) dig[i] = (char)('0' + d % 10);
+    char *p = out;
+    if (neg) *p++ = '-';
+    if (k < -4 || k >= nd) { /* d.ddde+XX */
+        *p++ = dig[0];
+        if (nd > 1) {
+            *p++ = '.';
+            memcpy(p, dig + 1, (size_t)nd - 1);
+            p += nd - 1;
+        }
+        *p++ = 'e';
+        *p++ = k < 0 ? '-' : '+';
+        int ak = k < 0 ? -k : k;
+        if (ak < 10) *p++ = '0';
+        p += fmt_u64(p, (uint64_t)ak);
+    } else if (k >= 0) { /* ddd.ddd */
+        memcpy(p, dig, (size_t)k + 1);
+        p += k + 1;
+        if (nd > k + 1) {
+            *p++ = '.';
+            memcpy(p, dig + k + 1, (size_t)(nd - k - 1));
+            p += nd - k - 1;
+        }
+    } else { /* 0.000ddd */
+        *p++ = '0';
+        *p++ = '.';
+        for (int i = -1; i > k; i--) *p++ = '0';
+        memcpy(p, dig, (size_t)nd);
+        p += nd;
+    }
+    return (size_t)(p - out);
+}
+
+static const double pow10_tab[] = {
+    1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,  1e9,  1e10, 1e11,
+    1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
+};
+
+/* Rounds x to p significant digits, x ~ 10^k: *d * 10^*e. 1 if that
+ * decimal reads back as the float whose rounding interval is (lo, hi).
+ * The check is exact: 10^|e| (|e| <= 22) and d (< 2^53) are exact
+ * doubles, so `back` is the decimal rounded once, and rounding is
+ * monotonic: back strictly inside (lo, hi) means the decimal is too. A
+ * decimal on a boundary (a tie) is accepted only when it is known exactly
+ * and ties go to v (even mantissa); otherwise refused, never misjudged. */
+static int float_digits(double x, int k, int p, double lo, double hi, int even_mantissa,
+                        uint64_t *d, int *e) {
+    int ex = k - p + 1;
+    if (ex < -22 || ex > 22) return 0;
+    double s = ex >= 0 ? x / pow10_tab[ex] : x * pow10_tab[-ex];
+    double r = nearbyint(s);
+    double back = ex >= 0 ? r * pow10_tab[ex] : r / pow10_tab[-ex];
+    if (!(back > lo && back < hi)) {
+        /* A decimal exactly on a midpoint reads back as the neighbour
+         * with the even mantissa; decide only when back is exact. */
+        int exact = ex >= 0 && back < 9007199254740992.0;
+        if (!exact || (back != lo && back != hi) || (even_mantissa == 0)) return 0;
+    }
+    *d = (uint64_t)r;
+    *e = ex;
+    return 1;
+}
+
+/* Shortest digits for a float in [1e-18, 1e18): the fewest significant
+ * digits p (1..9) whose rounding reads back as v, found in double
+ * arithmetic with an exact acceptance test (float_digits), so the printf
+ * fallback is only for the rest of the range. Most floats need 7 to 9
+ * digits, so p = 6 is tried first and shorter ones only if it works.
+ * Returns 0 when it cannot answer. */
+static size_t fmt_float_fast(char *out, float v) {
+    double x = fabs((double)v);
+    if (!(x >= 1e-18 && x < 1e18)) return 0;
+    float fx = fabsf(v);
+    /* The rounding interval: midpoints to the neighbours, exact in double. */
+    double lo = ((double)fx + (double)nextafterf(fx, 0.0f)) / 2;
+    double hi = ((double)fx + (double)nextafterf(fx, INFINITY)) / 2;
+    uint32_t bits;
+    memcpy(&bits, &fx, sizeof bits);
+    int even = (bits & 1) == 0;
+    int k = (int)floor(log10(x));
+    uint64_t d = 0;
+    int e = 0, ok = 0;
+    if (float_digits(x, k, 6, lo, hi, even, &d, &e)) {
+        ok = 1;
+        for (int p = 1; p < 6; p++)
+            if (float_digits(x, k, p, lo, hi, even, &d, &e)) break;
+    } else {
+        for (int p = 7; p <= 9 && !ok; p++) ok = float_digits(x, k, p, lo, hi, even, &d, &e);
+    }
+    if (!ok || d == 0) return 0;
+    while (d % 10 == 0) d /= 10, e++;
+    int nd = 1;
+    for (uint64_t t = d; t >= 10; t /= 10) nd++;
+    return fmt_g(out, v < 0, d, nd, e + nd - 1);
+}
+
 static size_t fmt_float(char *out, float v) {
     if (!isfinite(v)) return fmt_nonfinite(out, v);
     if (fabsf(v) < 16777216.0f && v == (float)(int32_t)v && !(v == 0 && signbit(v)))
         return fmt_i64(out, (int32_t)v);
+    size_t fast = fmt_float_fast(out, v);
+    if (fast) return fast;
     int n = 0;
     for (int prec = 6; prec <= 9; prec++) {
         n = snprintf(out, NUM_MAX, "%.*g", prec, (double)v);

@@ -69,7 +69,7 @@ static status onnx_model_load(const char *path, const model_config *cfg, serve_b
     if (!bm) return status_fail(err, STATUS_NO_MEMORY, "out of memory loading %s", path);
     status st = engine_model_load(path, NULL, &bm->em, err);
     if (st) {
-        status_wrap(err, st, "%s", path);
+        if (err && !strstr(err->msg, path)) status_wrap(err, st, "%s", path);
         free(bm);
         return st;
     }

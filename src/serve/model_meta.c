@@ -77,8 +77,8 @@ static status io_from_config(serve_io *dst, const model_io_config *c, const serv
                              const char *kind, errinfo *err) {
     if (c->dtype != m->dtype)
         return status_fail(err, STATUS_INVALID_MODEL,
-                           "config.pbtxt %s '%s': data_type %s does not match the model's %s", kind,
-                           c->name, serve_datatype_config_name(c->dtype),
+                           "config.pbtxt:%d:%d: %s '%s': data_type %s does not match the model's %s",
+                           c->line, c->col, kind, c->name, serve_datatype_config_name(c->dtype),
                            serve_datatype_config_name(m->dtype));
     status st = io_from_model(dst, m, c->rank < 0 ? mbs : 0, kind, err);
     if (st || c->rank < 0) {
@@ -97,8 +97,8 @@ static status io_from_config(serve_io *dst, const model_io_config *c, const serv
     if (m->rank >= 0) {
         if (m->rank != mrank)
             return status_fail(err, STATUS_INVALID_MODEL,
-                               "config.pbtxt %s '%s': the config gives the model shape %s%s, but "
-                               "the model declares %s", kind, c->name,
+                               "config.pbtxt:%d:%d: %s '%s': the config gives the model shape %s%s, "
+                               "but the model declares %s", c->line, c->col, kind, c->name,
                                serve_dims_format(cs, sizeof cs, mrank, mdims),
                                b ? " (max_batch_size adds the batch dimension)" : "",
                                serve_dims_format(ms, sizeof ms, m->rank, m->dims));
@@ -110,8 +110,8 @@ static status io_from_config(serve_io *dst, const model_io_config *c, const serv
         for (int i = b; i < mrank; i++) {
             if (mdims[i] >= 0 && m->dims[i] >= 0 && mdims[i] != m->dims[i])
                 return status_fail(err, STATUS_INVALID_MODEL,
-                                   "config.pbtxt %s '%s': dimension %d is %lld in the config but "
-                                   "%lld in the model (config %s, model %s)", kind, c->name, i,
+                                   "config.pbtxt:%d:%d: %s '%s': dimension %d is %lld in the config "
+                                   "but %lld in the model (config %s, model %s)", c->line, c->col, kind, c->name, i,
                                    (long long)mdims[i], (long long)m->dims[i],
                                    serve_dims_format(cs, sizeof cs, mrank, mdims),
                                    serve_dims_format(ms, sizeof ms, m->rank, m->dims));
@@ -149,8 +149,8 @@ static status build_ios(const model_io_config *cfg_ios, size_t n_cfg, const serv
             int j = find_io(model_ios, n_model, cfg_ios[i].name);
             if (j < 0)
                 return status_fail(err, STATUS_INVALID_MODEL,
-                                   "config.pbtxt %s '%s' is not an %s of the model (model %ss: %s)",
-                                   kind, cfg_ios[i].name, kind, kind,
+                                   "config.pbtxt:%d:%d: %s '%s' is not an %s of the model (model "
+                                   "%ss: %s)", cfg_ios[i].line, cfg_ios[i].col, kind, cfg_ios[i].name, kind, kind,
                                    names_list(model_ios, n_model, names, sizeof names));
             st = io_from_config(&arr[i], &cfg_ios[i], &model_ios[j], mbs, kind, err);
         } else {

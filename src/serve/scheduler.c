@@ -348,6 +348,13 @@ void serve_scheduler_destroy(serve_scheduler *s) {
     free(s);
 }
 
+bool serve_scheduler_accepting(serve_scheduler *s) {
+    pthread_mutex_lock(&s->mu);
+    bool accepting = !s->stopping;
+    pthread_mutex_unlock(&s->mu);
+    return accepting;
+}
+
 void serve_scheduler_get_stats(const serve_scheduler *s, serve_scheduler_stats *o) {
     sched_stats *c = (sched_stats *)&s->stats;
     o->queued = atomic_load(&c->queued);

@@ -90,6 +90,9 @@ void serve_scheduler_shutdown(serve_scheduler *s);
 /* Shuts down, destroys the instances, frees. Accepts NULL. */
 void serve_scheduler_destroy(serve_scheduler *s);
 
+/* False once shutdown has begun (drain: readiness can follow it). */
+bool serve_scheduler_accepting(serve_scheduler *s);
+
 void serve_scheduler_get_stats(const serve_scheduler *s, serve_scheduler_stats *out);
 /* Intra-op threads each instance was given. */
 int serve_scheduler_threads_per_instance(const serve_scheduler *s);

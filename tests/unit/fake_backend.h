@@ -7,6 +7,7 @@
  *     out y FP32 -1 4       an output
  *     fail some reason      model_load fails with this message
  *     instfail              instance_create fails
+ *     loadsleep 200         model_load takes 200 ms
  *
  * execute copies the first input to every wanted output, adding 1 to each
  * element when the output is FP32 (so tests can check data flowed), and
@@ -126,6 +127,10 @@ FAKE_UNUSED static status fake_model_from_spec(const char *spec, serve_backend_m
         else if (!strncmp(line, "out ", 4)) fake_add_io(&m->meta.outputs, &m->meta.n_outputs, line + 4);
         else if (!strncmp(line, "fail ", 5)) st = status_fail(err, STATUS_INVALID_MODEL, "%s", line + 5);
         else if (!strcmp(line, "instfail")) m->instfail = 1;
+        else if (!strncmp(line, "loadsleep ", 10)) {
+            long ms = strtol(line + 10, NULL, 10);
+            nanosleep(&(struct timespec){ms / 1000, (ms % 1000) * 1000000L}, NULL);
+        }
     }
     free(copy);
     if (st) {

@@ -186,21 +186,21 @@ static void test_validation_plain(void) {
 
 static void test_meta_checks(void) {
     META_FAILS(batched_spec, "input { name: \"q\" data_type: TYPE_FP32 dims: 1 }",
-               "config.pbtxt input 'q' is not an input of the model (model inputs: x, y)");
+               "config.pbtxt:1:7: input 'q' is not an input of the model (model inputs: x, y)");
     META_FAILS(batched_spec,
                "max_batch_size: 2\n"
                "input { name: \"x\" data_type: TYPE_INT32 dims: [3, 4, 4] }\n"
                "input { name: \"y\" data_type: TYPE_INT64 dims: [2] }",
-               "config.pbtxt input 'x': data_type TYPE_INT32 does not match the model's TYPE_FP32");
+               "config.pbtxt:2:7: input 'x': data_type TYPE_INT32 does not match the model's TYPE_FP32");
     META_FAILS(batched_spec,
                "max_batch_size: 2\n"
                "input { name: \"x\" data_type: TYPE_FP32 dims: [3, 5, 4] }\n"
                "input { name: \"y\" data_type: TYPE_INT64 dims: [2] }",
-               "config.pbtxt input 'x': dimension 2 is 5 in the config but 4 in the model");
+               "config.pbtxt:2:7: input 'x': dimension 2 is 5 in the config but 4 in the model");
     META_FAILS(batched_spec,
                "input { name: \"x\" data_type: TYPE_FP32 dims: [3, 4, 4] }\n"
                "input { name: \"y\" data_type: TYPE_INT64 dims: [-1, 2] }",
-               "config.pbtxt input 'x': the config gives the model shape [3,4,4], but the model "
+               "config.pbtxt:1:7: input 'x': the config gives the model shape [3,4,4], but the model "
                "declares [-1,3,4,4]");
     META_FAILS(batched_spec, "max_batch_size: 2\ninput { name: \"x\" data_type: TYPE_FP32 dims: [3, 4, 4] }",
                "model input 'y' is missing from config.pbtxt");
@@ -209,7 +209,7 @@ static void test_meta_checks(void) {
                "the model fixes it to 1");
     META_FAILS("in x FP32\nout y FP32\n", "max_batch_size: 4", "input 'x' is a scalar");
     META_FAILS(batched_spec, "max_batch_size: 2\noutput { name: \"z\" data_type: TYPE_FP32 dims: [ 6 ] }",
-               "config.pbtxt output 'z': dimension 1 is 6 in the config but 5 in the model");
+               "config.pbtxt:2:8: output 'z': dimension 1 is 6 in the config but 5 in the model");
 
     /* fixed batch 1 is fine with max_batch_size 1; outputs may be a subset */
     serve_model_meta *m = meta_ok("in x FP32 1 3\nout y FP32 1 3\nout z FP32 1\n",

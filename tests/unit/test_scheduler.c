@@ -270,7 +270,7 @@ static void test_shutdown_drains(void) {
     pthread_t th;
     shut_arg a = {f.s};
     pthread_create(&th, NULL, do_shutdown, &a);
-    sleep_ms(50); /* shutdown has stopped intake and waits for the workers */
+    while (serve_scheduler_accepting(f.s)) sleep_ms(1); /* shutdown stopped intake */
     serve_scheduler_submit(f.s, make_request(6));
     tracker_wait(1);
     CHECK(T.st[6] == STATUS_UNAVAILABLE);
@@ -310,7 +310,8 @@ static void test_queue_full(void) {
 static void test_timeouts(void) {
     fixture f;
     errinfo err;
-    serve_scheduler_options so = {.instances = 1, .default_timeout_us = 2000};
+    /* generous: request 0 must reach the worker within it even on a busy machine */
+    serve_scheduler_options so = {.instances = 1, .default_timeout_us = 200000};
     CHECK_OK_MSG(fixture_init(&f, spec, &so, &err), err.msg);
     if (!f.s) return;
     tracker_reset();
@@ -318,7 +319,7 @@ static void test_timeouts(void) {
     serve_scheduler_submit(f.s, make_request(0));
     fake_gate_wait_for(1);
     serve_scheduler_submit(f.s, make_request(1));
-    sleep_ms(20);
+    sleep_ms(300);
     fake_gate_open();
     tracker_wait(2);
     CHECK(T.st[0] == STATUS_OK);

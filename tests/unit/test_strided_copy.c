@@ -105,6 +105,9 @@ int main(void) {
     check("2d transpose", 4, 2, d2, s2, src, 2);
     int64_t d4[4] = {2, 12, 16, 64}, s4[4] = {16 * 12 * 64, 64, 12 * 64, 1};
     check("bert transpose", 4, 4, d4, s4, src, 3);
+    /* destination rows 4 KiB apart: the smaller tile for aliased cache sets */
+    int64_t da[2] = {67, 1024}, sa[2] = {1, 67};
+    check("aliased transpose", 4, 2, da, sa, src, 2);
     int64_t d0[1] = {0}, s0[1] = {1};
     check("empty", 4, 1, d0, s0, src, 1);
     check("scalar", 8, 0, d0, s0, src, 1);

@@ -117,29 +117,40 @@ typedef struct conv_job {
     int64_t unit;            /* serial mode: the unit being unfolded */
 } conv_job;
 
-/* Computes one (image, group, tile) unit with the given column buffer. */
-static void conv_unit(const conv_job *j, int64_t u, float *col) {
+/* Where one (image, group, tile) unit reads and writes. */
+typedef struct conv_unit_view {
+    const float *x;          /* the group's first input channel */
+    const float *w;          /* the group's first filter */
+    float *y;                /* the group's first output channel */
+    int64_t ch0;             /* the group's first output channel index */
+    int64_t p0, p1;          /* output positions [p0, p1) */
+} conv_unit_view;
+
+static void unit_at(const conv_job *j, int64_t u, conv_unit_view *v) {
     const conv_geom *g = j->g;
     const conv_plan *p = j->p;
     int64_t t = u % p->ntiles, ng = u / p->ntiles;
     int64_t grp = ng % g->group, n = ng / g->group;
-    int64_t p0 = t * p->tile, p1 = p0 + p->tile < p->osz ? p0 + p->tile : p->osz;
-    const float *xg = j->x + (n * g->in_ch + grp * p->cg) * p->isz;
-    const float *wg = j->w + grp * p->mg * p->k;
-    float *yg = j->y + (n * g->out_ch + grp * p->mg) * p->osz;
-    const float *b;
-    int64_t ldb;
-    if (p->pointwise) {
-        b = xg + p0;
-        ldb = p->isz;
-    } else {
-        if (col) im2col_f32(g, p->cg, xg, p0, p1, col, p1 - p0);
-        b = col;
-        ldb = p1 - p0;
-    }
-    gemm_f32(0, 0, p->mg, p1 - p0, p->k, 1.0f, wg, p->k, b, ldb, 0.0f, yg + p0, p->osz, 1);
-    for (int64_t m = 0; m < p->mg; m++)
-        conv_post_apply(j->post, grp * p->mg + m, yg + m * p->osz + p0, p1 - p0);
+    v->x = j->x + (n * g->in_ch + grp * p->cg) * p->isz;
+    v->w = j->w + grp * p->mg * p->k;
+    v->y = j->y + (n * g->out_ch + grp * p->mg) * p->osz;
+    v->ch0 = grp * p->mg;
+    v->p0 = t * p->tile;
+    v->p1 = v->p0 + p->tile < p->osz ? v->p0 + p->tile : p->osz;
+}
+
+/* Output channels [r0, r1) of a unit: a GEMM on those rows of W against the
+ * column matrix (or X itself for pointwise convolutions), then the epilogue
+ * while the tile is in cache. */
+static void unit_rows(const conv_job *j, const conv_unit_view *v, const float *col, int64_t r0,
+                      int64_t r1) {
+    const conv_plan *p = j->p;
+    const float *b = p->pointwise ? v->x + v->p0 : col;
+    int64_t ldb = p->pointwise ? p->isz : v->p1 - v->p0;
+    gemm_f32(0, 0, r1 - r0, v->p1 - v->p0, p->k, 1.0f, v->w + r0 * p->k, p->k, b, ldb, 0.0f,
+             v->y + r0 * p->osz + v->p0, p->osz, 1);
+    for (int64_t m = r0; m < r1; m++)
+        conv_post_apply(j->post, v->ch0 + m, v->y + m * p->osz + v->p0, v->p1 - v->p0);
 }
 
 /* Parallel mode: slot s owns a contiguous share of the units and its own
@@ -150,42 +161,31 @@ static void conv_slots(void *arg, int64_t s0, int64_t s1) {
     for (int64_t s = s0; s < s1; s++) {
         float *col = j->scratch ? j->scratch + s * p->k * p->tile : NULL;
         int64_t u0 = s * p->units / p->slots, u1 = (s + 1) * p->units / p->slots;
-        for (int64_t u = u0; u < u1; u++) conv_unit(j, u, col);
+        for (int64_t u = u0; u < u1; u++) {
+            conv_unit_view v;
+            unit_at(j, u, &v);
+            if (!p->pointwise) im2col_f32(j->g, p->cg, v.x, v.p0, v.p1, col, v.p1 - v.p0);
+            unit_rows(j, &v, col, 0, p->mg);
+        }
     }
 }
 
-/* Serial mode helpers: unfold channel range [c0, c1) of the current unit. */
+/* Serial mode, step 1: unfold input channels [c0, c1) of the current unit. */
 static void conv_unfold_chunk(void *arg, int64_t c0, int64_t c1) {
     const conv_job *j = arg;
-    const conv_geom *g = j->g;
-    const conv_plan *p = j->p;
-    int64_t t = j->unit % p->ntiles, ng = j->unit / p->ntiles;
-    int64_t grp = ng % g->group, n = ng / g->group;
-    int64_t p0 = t * p->tile, p1 = p0 + p->tile < p->osz ? p0 + p->tile : p->osz;
-    int64_t ksz = conv_kernel_size(g);
-    const float *xc = j->x + (n * g->in_ch + grp * p->cg + c0) * p->isz;
-    im2col_f32(g, c1 - c0, xc, p0, p1, j->scratch + c0 * ksz * (p1 - p0), p1 - p0);
+    conv_unit_view v;
+    unit_at(j, j->unit, &v);
+    int64_t ksz = conv_kernel_size(j->g), cols = v.p1 - v.p0;
+    im2col_f32(j->g, c1 - c0, v.x + c0 * j->p->isz, v.p0, v.p1, j->scratch + c0 * ksz * cols,
+               cols);
 }
 
-/* Serial mode: output channels [r0, r1) of the current unit (a GEMM on a
- * block of W's rows, then the epilogue). */
+/* Serial mode, step 2: output channels [r0, r1) of the current unit. */
 static void conv_rows_chunk(void *arg, int64_t r0, int64_t r1) {
     const conv_job *j = arg;
-    const conv_plan *p = j->p;
-    int64_t t = j->unit % p->ntiles, ng = j->unit / p->ntiles;
-    int64_t grp = ng % j->g->group, n = ng / j->g->group;
-    int64_t p0 = t * p->tile, p1 = p0 + p->tile < p->osz ? p0 + p->tile : p->osz;
-    float *yg = j->y + (n * j->g->out_ch + grp * p->mg) * p->osz;
-    const float *b = j->scratch;
-    int64_t ldb = p1 - p0;
-    if (p->pointwise) {
-        b = j->x + (n * j->g->in_ch + grp * p->cg) * p->isz + p0;
-        ldb = p->isz;
-    }
-    gemm_f32(0, 0, r1 - r0, p1 - p0, p->k, 1.0f, j->w + (grp * p->mg + r0) * p->k, p->k, b, ldb,
-             0.0f, yg + r0 * p->osz + p0, p->osz, 1);
-    for (int64_t m = r0; m < r1; m++)
-        conv_post_apply(j->post, grp * p->mg + m, yg + m * p->osz + p0, p1 - p0);
+    conv_unit_view v;
+    unit_at(j, j->unit, &v);
+    unit_rows(j, &v, j->scratch, r0, r1);
 }
 
 static void conv_depthwise_chunk(void *arg, int64_t q0, int64_t q1) {

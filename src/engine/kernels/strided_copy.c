@@ -3,9 +3,12 @@
 
 #include <string.h>
 
-/* Tile edge of the blocked transpose: 16 x 16 elements of up to 8 bytes stay
- * well inside L1 on both the read and the write side. */
+/* Rows of the blocked transpose's tile: a tile's destination rows are
+ * written a little at a time, so they must stay cached together. 16 lines
+ * fit L1 unless the row stride is a multiple of 4 KiB: then they all fall
+ * in one cache set, which holds 8 ways. */
 #define TBLOCK 16
+#define TBLOCK_ALIASED 8
 
 void strided_plan_init(strided_plan *p, size_t esize, int rank, const int64_t *dims,
                        const int64_t *strides) {
@@ -53,7 +56,8 @@ void strided_plan_init(strided_plan *p, size_t esize, int rank, const int64_t *d
         for (int k = 0; k < r - 1; k++) {
             if (p->strides[k] == 1) {
                 p->tdim = k;
-                p->tblocks = (p->dims[k] + TBLOCK - 1) / TBLOCK;
+                p->tblock = (p->dst_strides[k] * (int64_t)esize) % 4096 ? TBLOCK : TBLOCK_ALIASED;
+                p->tblocks = (p->dims[k] + p->tblock - 1) / p->tblock;
                 break;
             }
         }
@@ -138,7 +142,7 @@ static void run_rows(const strided_plan *p, const char *src, char *dst, int64_t 
     } while (0)
 
 /* 4-byte elements, 4 x 4 at a time: four 16-byte loads along a, a register
- * transpose with GNU vector shuffles (SSE2 on any x86-64, NEON on arm64),
+ * transpose with vector shuffles (gcc >= 12 and clang; SSE2 on any x86-64),
  * four 16-byte stores along b. Ragged edges go element by element. */
 typedef uint32_t v4u32 __attribute__((vector_size(16)));
 
@@ -152,14 +156,14 @@ static void tile_t32(const uint32_t *sp, uint32_t *dp, int64_t na, int64_t nb, i
             memcpy(&r1, sp + a + (b + 1) * src_ldb, 16);
             memcpy(&r2, sp + a + (b + 2) * src_ldb, 16);
             memcpy(&r3, sp + a + (b + 3) * src_ldb, 16);
-            v4u32 t0 = __builtin_shuffle(r0, r1, (v4u32){0, 4, 1, 5});
-            v4u32 t1 = __builtin_shuffle(r0, r1, (v4u32){2, 6, 3, 7});
-            v4u32 t2 = __builtin_shuffle(r2, r3, (v4u32){0, 4, 1, 5});
-            v4u32 t3 = __builtin_shuffle(r2, r3, (v4u32){2, 6, 3, 7});
-            v4u32 w0 = __builtin_shuffle(t0, t2, (v4u32){0, 1, 4, 5});
-            v4u32 w1 = __builtin_shuffle(t0, t2, (v4u32){2, 3, 6, 7});
-            v4u32 w2 = __builtin_shuffle(t1, t3, (v4u32){0, 1, 4, 5});
-            v4u32 w3 = __builtin_shuffle(t1, t3, (v4u32){2, 3, 6, 7});
+            v4u32 t0 = __builtin_shufflevector(r0, r1, 0, 4, 1, 5);
+            v4u32 t1 = __builtin_shufflevector(r0, r1, 2, 6, 3, 7);
+            v4u32 t2 = __builtin_shufflevector(r2, r3, 0, 4, 1, 5);
+            v4u32 t3 = __builtin_shufflevector(r2, r3, 2, 6, 3, 7);
+            v4u32 w0 = __builtin_shufflevector(t0, t2, 0, 1, 4, 5);
+            v4u32 w1 = __builtin_shufflevector(t0, t2, 2, 3, 6, 7);
+            v4u32 w2 = __builtin_shufflevector(t1, t3, 0, 1, 4, 5);
+            v4u32 w3 = __builtin_shufflevector(t1, t3, 2, 3, 6, 7);
             memcpy(dp + (a + 0) * dst_lda + b, &w0, 16);
             memcpy(dp + (a + 1) * dst_lda + b, &w1, 16);
             memcpy(dp + (a + 2) * dst_lda + b, &w2, 16);
@@ -201,8 +205,8 @@ static void run_tiles(const strided_plan *p, const char *src, char *dst, int64_t
             soff += k * p->strides[i];
             doff += k * p->dst_strides[i];
         }
-        int64_t a0 = blk * TBLOCK;
-        int64_t na = p->dims[t] - a0 < TBLOCK ? p->dims[t] - a0 : TBLOCK;
+        int64_t a0 = blk * p->tblock;
+        int64_t na = p->dims[t] - a0 < p->tblock ? p->dims[t] - a0 : p->tblock;
         soff += a0; /* strides[t] == 1 */
         doff += a0 * p->dst_strides[t];
         transpose_tile(p->esize, src + (size_t)soff * p->esize, dst + (size_t)doff * p->esize,

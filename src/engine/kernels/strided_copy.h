@@ -12,8 +12,9 @@
  * A plan first simplifies the view (drops unit dims, merges dims contiguous
  * in the source), then picks a kernel: memcpy of rows when the innermost
  * source stride is 1, a fill when it is 0, a cache-blocked 2-D transpose
- * when another dim has stride 1, else a strided gather. The work is split in
- * independent units so a caller can spread it over threads.
+ * when another dim has stride 1 (4-byte elements in 4 x 4 register
+ * transposes), else a strided gather. The work is split in independent
+ * units so a caller can spread it over threads.
  *
  *     strided_plan p;
  *     int64_t dims[2] = {cols, rows}, strides[2] = {1, cols};  // 2-D transpose
@@ -38,6 +39,7 @@ typedef struct strided_plan {
     int64_t numel;                     /* elements in the view (0: nothing to do) */
     int tdim;                          /* dim with source stride 1 for the blocked
                                         * transpose, or -1 */
+    int64_t tblock;                    /* tdim elements per block */
     int64_t tblocks;                   /* blocks along tdim (1 if tdim < 0) */
 } strided_plan;
 

@@ -25,7 +25,8 @@ static inline double sigmoid_d(double x) {
 }
 /* x * Phi(x) through erfc, so negative x does not cancel (vm_geluf). */
 static inline double gelu_d(double x) {
-    return x < 0 ? 0.5 * x * erfc(-x * 0.70710678118654752) : x - 0.5 * x * erfc(x * 0.70710678118654752);
+    double half_e = 0.5 * erfc(fabs(x) * 0.70710678118654752);
+    return x < 0 ? x * half_e : x - x * half_e;
 }
 /* Pick the float (vectorizable) or double (libm) function by x's type. The
  * bare names exp/tanh/erf are the double functions even with tgmath.h. */

@@ -79,7 +79,8 @@ static status arg_run(const node *n, exec_ctx *x) {
         return exec_fail(x, STATUS_INVALID_ARGUMENT, "axis %lld is out of range for rank %d",
                          (long long)axis_attr, rank);
     if (a->shape.dims[axis] == 0)
-        return exec_fail(x, STATUS_INVALID_ARGUMENT, "axis %d has size 0: no extreme to find", axis);
+        return exec_fail(x, STATUS_INVALID_ARGUMENT, "axis %d has size 0: nothing to select",
+                         axis);
     int keepdims = node_attr_int(n, "keepdims", 1) != 0;
     engine_shape os = {0};
     for (int d = 0; d < rank; d++) {

@@ -95,7 +95,8 @@ static status cast_from_string(exec_ctx *x, const engine_tensor *a, engine_tenso
     engine_dtype stage = floating ? ENGINE_DOUBLE : ENGINE_INT64;
     if (y->dtype == ENGINE_UINT64) stage = ENGINE_UINT64;
     convert_fn fn = convert_get(stage, y->dtype);
-    if (!fn) return exec_fail(x, STATUS_INTERNAL, "no conversion to %s", engine_dtype_name(y->dtype));
+    if (!fn)
+        return exec_fail(x, STATUS_INTERNAL, "no conversion to %s", engine_dtype_name(y->dtype));
     const engine_string *s = a->data;
     size_t out_size = engine_dtype_size(y->dtype);
     int64_t n = engine_shape_numel(&a->shape);

@@ -257,8 +257,9 @@ static status variadic_run(const node *n, exec_ctx *x) {
                              i, engine_dtype_name(t->dtype), engine_dtype_name(first->dtype));
         if (shape_broadcast(&shape, &t->shape, &shape)) {
             char sa[128];
-            return exec_fail(x, STATUS_INVALID_ARGUMENT, "input %d of shape %s does not broadcast with the others",
-                             i, shape_format(&t->shape, sa, sizeof sa));
+            return exec_fail(x, STATUS_INVALID_ARGUMENT,
+                             "input %d of shape %s does not broadcast with the others", i,
+                             shape_format(&t->shape, sa, sizeof sa));
         }
     }
     engine_dtype ct = ew_binary_compute_type(s->fns, first->dtype);

@@ -163,7 +163,8 @@ static status smax_run(const node *n, exec_ctx *x) {
     j.x = a->data;
     j.y = y->data;
     if (a->dtype != j.ct) {
-        void *xs = exec_scratch(x, (size_t)numel * esize), *ys = exec_scratch(x, (size_t)numel * esize);
+        void *xs = exec_scratch(x, (size_t)numel * esize);
+        void *ys = exec_scratch(x, (size_t)numel * esize);
         if (!xs || !ys) return exec_fail(x, STATUS_NO_MEMORY, "out of memory");
         convert_get(a->dtype, j.ct)(a->data, xs, numel);
         j.x = xs;

@@ -123,12 +123,12 @@ typedef struct unary_op {
 } unary_op;
 
 static const unary_op unary_ops[] = {
-    {"Abs", abs_fns},     {"Neg", neg_fns},     {"Sign", sign_fns},   {"Reciprocal", reciprocal_fns},
-    {"Sqrt", sqrt_fns},   {"Exp", exp_fns},     {"Log", log_fns},     {"Ceil", ceil_fns},
-    {"Floor", floor_fns}, {"Round", round_fns}, {"Sin", sin_fns},     {"Cos", cos_fns},
-    {"Tan", tan_fns},     {"Asin", asin_fns},   {"Acos", acos_fns},   {"Atan", atan_fns},
-    {"Sinh", sinh_fns},   {"Cosh", cosh_fns},   {"Asinh", asinh_fns}, {"Acosh", acosh_fns},
-    {"Atanh", atanh_fns}, {"Erf", erf_fns},
+    {"Abs", abs_fns},     {"Neg", neg_fns},     {"Sign", sign_fns},
+    {"Reciprocal", reciprocal_fns},             {"Sqrt", sqrt_fns},   {"Exp", exp_fns},
+    {"Log", log_fns},     {"Ceil", ceil_fns},   {"Floor", floor_fns}, {"Round", round_fns},
+    {"Sin", sin_fns},     {"Cos", cos_fns},     {"Tan", tan_fns},     {"Asin", asin_fns},
+    {"Acos", acos_fns},   {"Atan", atan_fns},   {"Sinh", sinh_fns},   {"Cosh", cosh_fns},
+    {"Asinh", asinh_fns}, {"Acosh", acosh_fns}, {"Atanh", atanh_fns}, {"Erf", erf_fns},
 };
 
 typedef struct unary_state {
@@ -172,10 +172,11 @@ static status unary_run(const node *n, exec_ctx *x) {
 
 /* --- Clip ------------------------------------------------------------------------ */
 
-/* Clip-6 has float attributes; Clip-11 and later take optional scalar inputs
- * of the input's type, read at run time (they need not be constant). */
+/* Clip-1 and Clip-6 have float attributes; Clip-11 and later take optional
+ * scalar inputs of the input's type, read at run time (they need not be
+ * constant). */
 typedef struct clip_state {
-    float min, max;     /* Clip-6 */
+    float min, max;     /* before opset 11 */
 } clip_state;
 
 static status clip_prepare(graph *g, node *n, errinfo *err) {
@@ -222,8 +223,10 @@ static status clip_bound(exec_ctx *x, int i, const engine_tensor *a, ew_params *
         return exec_fail(x, STATUS_INVALID_ARGUMENT,
                          "%s must be a single %s value", i == 1 ? "min" : "max",
                          engine_dtype_name(a->dtype));
-    if (dtype_is_float(a->dtype)) *(i == 1 ? &p->a : &p->b) = dtype_load_double(t->dtype, t->data, 0);
-    else *(i == 1 ? &p->lo : &p->hi) = dtype_load_int64(t->dtype, t->data, 0);
+    if (dtype_is_float(a->dtype))
+        *(i == 1 ? &p->a : &p->b) = dtype_load_double(t->dtype, t->data, 0);
+    else
+        *(i == 1 ? &p->lo : &p->hi) = dtype_load_int64(t->dtype, t->data, 0);
     return STATUS_OK;
 }
 
@@ -246,7 +249,8 @@ static status clip_run(const node *n, exec_ctx *x) {
     return ew_unary_apply(x, clip_fns, a, y, &p);
 }
 
-#define UNARY(NAME, SINCE) {.type = NAME, .since = SINCE, .prepare = unary_prepare, .run = unary_run}
+#define UNARY(NAME, SINCE) \
+    {.type = NAME, .since = SINCE, .prepare = unary_prepare, .run = unary_run}
 const op_desc op_family_unary[] = {
     UNARY("Abs", 1),   UNARY("Neg", 1),    UNARY("Sign", 9),   UNARY("Reciprocal", 1),
     UNARY("Sqrt", 1),  UNARY("Exp", 1),    UNARY("Log", 1),    UNARY("Ceil", 1),
@@ -254,6 +258,6 @@ const op_desc op_family_unary[] = {
     UNARY("Tan", 7),   UNARY("Asin", 7),   UNARY("Acos", 7),   UNARY("Atan", 7),
     UNARY("Sinh", 9),  UNARY("Cosh", 9),   UNARY("Asinh", 9),  UNARY("Acosh", 9),
     UNARY("Atanh", 9), UNARY("Erf", 9),
-    {.type = "Clip", .since = 6, .prepare = clip_prepare, .run = clip_run},
+    {.type = "Clip", .since = 1, .prepare = clip_prepare, .run = clip_run},
     {0},
 };
