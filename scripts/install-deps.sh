@@ -17,8 +17,10 @@ cd "$(dirname "$0")/.."
 mode=${1:-build}
 
 # Packages for `make`: the C toolchain, CMake + pkg-config, oneDNN (sgemm and
-# convolution primitives; it pulls in libgomp, which the engine's OpenMP uses).
-APT_BUILD=(build-essential cmake pkg-config libdnnl-dev)
+# convolution primitives; it pulls in libgomp, which the engine's OpenMP uses),
+# and the gRPC C core with protobuf-c and its compiler for the gRPC frontend.
+APT_BUILD=(build-essential cmake pkg-config libdnnl-dev
+           libgrpc-dev libprotobuf-c-dev protobuf-c-compiler)
 
 # Packages for `make test`: clang + its runtimes for the libFuzzer build (and
 # libomp because the engine is built with OpenMP), curl for the integration

@@ -575,7 +575,10 @@ static status build_node(build_ctx *bc, scope *s, const pb_node *pn, size_t j, n
     char label[300];
     node_label(pn, j, label, sizeof label);
     status st;
-    if ((st = dup_name(bc, pn->name, "node", &n->name)) || (st = dup_name(bc, pn->op_type, "op_type", &n->op_type)))
+    /* Exporters often leave nodes unnamed; errors then name the node after
+     * its first output, which is what a user can find in Netron. */
+    pb_bytes name = pn->name.len || !pn->n_output ? pn->name : pn->output[0];
+    if ((st = dup_name(bc, name, "node", &n->name)) || (st = dup_name(bc, pn->op_type, "op_type", &n->op_type)))
         return st;
     pb_bytes dom = domain_is_default(pn->domain) ? (pb_bytes){NULL, 0} : pn->domain;
     if ((st = dup_name(bc, dom, "domain", &n->domain))) return st;

@@ -401,8 +401,8 @@ static int step_read_head(http_conn *c) {
     http_server *s = c->srv;
     if (c->len) {
         size_t head_len = http_find_head_end(c->buf, c->len, &c->scan);
-        if (head_len) return on_head(c, head_len);
-        if (c->len >= s->opt.max_header_bytes) {
+        if (head_len && head_len <= s->opt.max_header_bytes) return on_head(c, head_len);
+        if (head_len || c->len >= s->opt.max_header_bytes) {
             char msg[96];
             snprintf(msg, sizeof msg, "request head exceeds %zu bytes", s->opt.max_header_bytes);
             conn_fail(c, 431, msg);
@@ -416,7 +416,7 @@ static int step_read_head(http_conn *c) {
     if (c->buf && c->len + 1 >= c->cap) {
         size_t ncap = 2 * c->cap;
         if (ncap > s->opt.max_header_bytes + 2) ncap = s->opt.max_header_bytes + 2;
-        if (grow_buf(c, ncap, 0)) {
+        if (ncap <= c->cap || grow_buf(c, ncap, 0)) {
             conn_fail(c, 503, "out of memory reading the request head");
             return 1;
         }

@@ -58,6 +58,15 @@ struct rule {
     const char *note;     /* why ignored or refused */
 };
 
+/* Rule table entries. */
+#define VALUE(nm, ty, st, fld) {.name = nm, .flags = R_SCALAR, .type = ty, .off = offsetof(st, fld)}
+#define CALL(nm, fl, f) {.name = nm, .flags = (fl), .fn = f}
+#define IGNORED(nm, fl, why) {.name = nm, .flags = R_IGNORE | (fl), .note = why}
+#define REFUSED(nm, fl, why) {.name = nm, .flags = R_REFUSE | (fl), .note = why}
+#define RANGED(nm, ty, st, fld, lo, hi) \
+    {.name = nm, .flags = R_SCALAR, .type = ty, .off = offsetof(st, fld), .min = lo, .max = hi}
+#define REFUSE_TRUE(nm, why) {.name = nm, .flags = R_SCALAR, .fn = refuse_if_true, .note = why}
+
 static status cfg_fail(errinfo *err, status st, int line, int col, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
 
@@ -126,8 +135,8 @@ static status store_value(cfg_ctx *cx, const rule *r, void *dst, const pbtxt_fie
         if ((st = pbtxt_enum(f, names, n, &idx, cx->err))) return st;
         engine_dtype dt = serve_datatype_from_config_index(idx);
         if (dt == ENGINE_UNDEFINED)
-            return pbtxt_fail(f, cx->err, STATUS_INVALID_ARGUMENT, "field '%s': %s is not a usable data type",
-                              f->name, f->text);
+            return pbtxt_fail(f, cx->err, STATUS_INVALID_ARGUMENT,
+                              "field '%s': %s is not a usable data type", f->name, f->text);
         *(engine_dtype *)at = dt;
         return STATUS_OK;
     }
@@ -241,7 +250,7 @@ static status reshape_dim(cfg_ctx *cx, const rule *r, void *dst, const pbtxt_fie
 }
 
 static const rule reshape_rules[] = {
-    {.name = "shape", .flags = R_SCALAR | R_REPEATED, .fn = reshape_dim},
+    CALL("shape", R_SCALAR | R_REPEATED, reshape_dim),
     {0},
 };
 
@@ -256,26 +265,26 @@ static status io_reshape(cfg_ctx *cx, const rule *r, void *dst, const pbtxt_fiel
 /* --- inputs and outputs -------------------------------------------------------- */
 
 static const rule input_rules[] = {
-    {.name = "name", .flags = R_SCALAR, .type = V_STR, .off = offsetof(model_io_config, name)},
-    {.name = "data_type", .flags = R_SCALAR, .type = V_DTYPE, .off = offsetof(model_io_config, dtype)},
-    {.name = "format", .flags = R_IGNORE | R_QUIET, .note = "a layout hint; tensors are taken as given"},
-    {.name = "dims", .flags = R_SCALAR | R_REPEATED, .fn = io_dim},
-    {.name = "reshape", .flags = R_MESSAGE, .fn = io_reshape},
-    {.name = "is_shape_tensor", .flags = R_SCALAR, .fn = refuse_if_true, .note = "shape tensors are a TensorRT feature"},
-    {.name = "allow_ragged_batch", .flags = R_SCALAR, .fn = refuse_if_true, .note = "ragged batching is not implemented"},
-    {.name = "optional", .flags = R_SCALAR, .type = V_BOOL, .off = offsetof(model_io_config, optional)},
-    {.name = "is_non_linear_format_io", .flags = R_SCALAR, .fn = refuse_if_true, .note = "a TensorRT feature"},
+    VALUE("name", V_STR, model_io_config, name),
+    VALUE("data_type", V_DTYPE, model_io_config, dtype),
+    IGNORED("format", R_QUIET, "a layout hint; tensors are taken as given"),
+    CALL("dims", R_SCALAR | R_REPEATED, io_dim),
+    CALL("reshape", R_MESSAGE, io_reshape),
+    REFUSE_TRUE("is_shape_tensor", "shape tensors are a TensorRT feature"),
+    REFUSE_TRUE("allow_ragged_batch", "ragged batching is not implemented"),
+    VALUE("optional", V_BOOL, model_io_config, optional),
+    REFUSE_TRUE("is_non_linear_format_io", "a TensorRT feature"),
     {0},
 };
 
 static const rule output_rules[] = {
-    {.name = "name", .flags = R_SCALAR, .type = V_STR, .off = offsetof(model_io_config, name)},
-    {.name = "data_type", .flags = R_SCALAR, .type = V_DTYPE, .off = offsetof(model_io_config, dtype)},
-    {.name = "dims", .flags = R_SCALAR | R_REPEATED, .fn = io_dim},
-    {.name = "reshape", .flags = R_MESSAGE, .fn = io_reshape},
-    {.name = "label_filename", .flags = R_IGNORE, .note = "the classification extension is not implemented"},
-    {.name = "is_shape_tensor", .flags = R_SCALAR, .fn = refuse_if_true, .note = "shape tensors are a TensorRT feature"},
-    {.name = "is_non_linear_format_io", .flags = R_SCALAR, .fn = refuse_if_true, .note = "a TensorRT feature"},
+    VALUE("name", V_STR, model_io_config, name),
+    VALUE("data_type", V_DTYPE, model_io_config, dtype),
+    CALL("dims", R_SCALAR | R_REPEATED, io_dim),
+    CALL("reshape", R_MESSAGE, io_reshape),
+    IGNORED("label_filename", 0, "the classification extension is not implemented"),
+    REFUSE_TRUE("is_shape_tensor", "shape tensors are a TensorRT feature"),
+    REFUSE_TRUE("is_non_linear_format_io", "a TensorRT feature"),
     {0},
 };
 
@@ -358,8 +367,7 @@ static status config_output(cfg_ctx *cx, const rule *r, void *dst, const pbtxt_f
 /* --- version policy -------------------------------------------------------------- */
 
 static const rule latest_rules[] = {
-    {.name = "num_versions", .flags = R_SCALAR, .type = V_I64, .off = offsetof(model_version_policy, latest), .min = 1,
-     .max = INT32_MAX},
+    RANGED("num_versions", V_I64, model_version_policy, latest, 1, INT32_MAX),
     {0},
 };
 
@@ -376,7 +384,7 @@ static status specific_version(cfg_ctx *cx, const rule *r, void *dst, const pbtx
 }
 
 static const rule specific_rules[] = {
-    {.name = "versions", .flags = R_SCALAR | R_REPEATED, .fn = specific_version},
+    CALL("versions", R_SCALAR | R_REPEATED, specific_version),
     {0},
 };
 
@@ -410,9 +418,9 @@ static status policy_choice(cfg_ctx *cx, const rule *r, void *dst, const pbtxt_f
 }
 
 static const rule policy_rules[] = {
-    {.name = "latest", .flags = R_MESSAGE, .fn = policy_choice},
-    {.name = "all", .flags = R_MESSAGE, .fn = policy_choice},
-    {.name = "specific", .flags = R_MESSAGE, .fn = policy_choice},
+    CALL("latest", R_MESSAGE, policy_choice),
+    CALL("all", R_MESSAGE, policy_choice),
+    CALL("specific", R_MESSAGE, policy_choice),
     {0},
 };
 
@@ -437,10 +445,10 @@ static status timeout_action(cfg_ctx *cx, const rule *r, void *dst, const pbtxt_
 }
 
 static const rule queue_policy_rules[] = {
-    {.name = "timeout_action", .flags = R_SCALAR, .fn = timeout_action},
-    {.name = "default_timeout_microseconds", .flags = R_SCALAR, .type = V_U64, .off = offsetof(model_queue_policy, default_timeout_us)},
-    {.name = "allow_timeout_override", .flags = R_SCALAR, .type = V_BOOL, .off = offsetof(model_queue_policy, allow_timeout_override)},
-    {.name = "max_queue_size", .flags = R_SCALAR, .type = V_U32, .off = offsetof(model_queue_policy, max_queue_size)},
+    CALL("timeout_action", R_SCALAR, timeout_action),
+    VALUE("default_timeout_microseconds", V_U64, model_queue_policy, default_timeout_us),
+    VALUE("allow_timeout_override", V_BOOL, model_queue_policy, allow_timeout_override),
+    VALUE("max_queue_size", V_U32, model_queue_policy, max_queue_size),
     {0},
 };
 
@@ -463,13 +471,13 @@ static status preferred_size(cfg_ctx *cx, const rule *r, void *dst, const pbtxt_
 }
 
 static const rule batching_rules[] = {
-    {.name = "preferred_batch_size", .flags = R_SCALAR | R_REPEATED, .fn = preferred_size},
-    {.name = "max_queue_delay_microseconds", .flags = R_SCALAR, .type = V_U64, .off = offsetof(model_dynamic_batching, max_queue_delay_us)},
-    {.name = "preserve_ordering", .flags = R_SCALAR, .type = V_BOOL, .off = offsetof(model_dynamic_batching, preserve_ordering)},
-    {.name = "priority_levels", .flags = R_IGNORE, .note = "request priorities are not implemented"},
-    {.name = "default_priority_level", .flags = R_IGNORE, .note = "request priorities are not implemented"},
-    {.name = "default_queue_policy", .flags = R_MESSAGE, .fn = queue_policy},
-    {.name = "priority_queue_policy", .flags = R_IGNORE | R_REPEATED, .note = "request priorities are not implemented"},
+    CALL("preferred_batch_size", R_SCALAR | R_REPEATED, preferred_size),
+    VALUE("max_queue_delay_microseconds", V_U64, model_dynamic_batching, max_queue_delay_us),
+    VALUE("preserve_ordering", V_BOOL, model_dynamic_batching, preserve_ordering),
+    IGNORED("priority_levels", 0, "request priorities are not implemented"),
+    IGNORED("default_priority_level", 0, "request priorities are not implemented"),
+    CALL("default_queue_policy", R_MESSAGE, queue_policy),
+    IGNORED("priority_queue_policy", R_REPEATED, "request priorities are not implemented"),
     {0},
 };
 
@@ -499,15 +507,15 @@ static status instance_kind(cfg_ctx *cx, const rule *r, void *dst, const pbtxt_f
 }
 
 static const rule instance_rules[] = {
-    {.name = "name", .flags = R_SCALAR, .type = V_STR, .off = offsetof(model_instance_group, name)},
-    {.name = "kind", .flags = R_SCALAR, .fn = instance_kind},
-    {.name = "count", .flags = R_SCALAR, .type = V_INT, .off = offsetof(model_instance_group, count), .max = INT32_MAX},
-    {.name = "rate_limiter", .flags = R_IGNORE, .note = "the rate limiter is not implemented"},
-    {.name = "gpus", .flags = R_IGNORE | R_REPEATED, .note = "inferd is CPU-only; 'count' instances are made"},
-    {.name = "secondary_devices", .flags = R_IGNORE | R_REPEATED, .note = "inferd is CPU-only"},
-    {.name = "profile", .flags = R_IGNORE | R_REPEATED, .note = "a TensorRT feature"},
-    {.name = "passive", .flags = R_IGNORE, .note = "every instance takes requests"},
-    {.name = "host_policy", .flags = R_IGNORE, .note = "host policies are not implemented"},
+    VALUE("name", V_STR, model_instance_group, name),
+    CALL("kind", R_SCALAR, instance_kind),
+    VALUE("count", V_INT, model_instance_group, count),
+    IGNORED("rate_limiter", 0, "the rate limiter is not implemented"),
+    IGNORED("gpus", R_REPEATED, "inferd is CPU-only; 'count' instances are made"),
+    IGNORED("secondary_devices", R_REPEATED, "inferd is CPU-only"),
+    IGNORED("profile", R_REPEATED, "a TensorRT feature"),
+    IGNORED("passive", 0, "every instance takes requests"),
+    IGNORED("host_policy", 0, "host policies are not implemented"),
     {0},
 };
 
@@ -557,11 +565,11 @@ static status warmup_source(cfg_ctx *cx, const rule *r, void *dst, const pbtxt_f
 }
 
 static const rule warmup_value_rules[] = {
-    {.name = "data_type", .flags = R_SCALAR, .type = V_DTYPE, .off = offsetof(model_warmup_input, dtype)},
-    {.name = "dims", .flags = R_SCALAR | R_REPEATED, .fn = warmup_dim},
-    {.name = "zero_data", .flags = R_SCALAR, .fn = warmup_source},
-    {.name = "random_data", .flags = R_SCALAR, .fn = warmup_source},
-    {.name = "input_data_file", .flags = R_SCALAR, .fn = warmup_source},
+    VALUE("data_type", V_DTYPE, model_warmup_input, dtype),
+    CALL("dims", R_SCALAR | R_REPEATED, warmup_dim),
+    CALL("zero_data", R_SCALAR, warmup_source),
+    CALL("random_data", R_SCALAR, warmup_source),
+    CALL("input_data_file", R_SCALAR, warmup_source),
     {0},
 };
 
@@ -582,8 +590,8 @@ static status warmup_value(cfg_ctx *cx, const rule *r, void *dst, const pbtxt_fi
 }
 
 static const rule warmup_entry_rules[] = {
-    {.name = "key", .flags = R_SCALAR, .type = V_STR, .off = offsetof(model_warmup_input, name)},
-    {.name = "value", .flags = R_MESSAGE, .fn = warmup_value},
+    VALUE("key", V_STR, model_warmup_input, name),
+    CALL("value", R_MESSAGE, warmup_value),
     {0},
 };
 
@@ -605,10 +613,10 @@ static status warmup_input(cfg_ctx *cx, const rule *r, void *dst, const pbtxt_fi
 }
 
 static const rule warmup_rules[] = {
-    {.name = "name", .flags = R_SCALAR, .type = V_STR, .off = offsetof(model_warmup, name)},
-    {.name = "batch_size", .flags = R_SCALAR, .type = V_INT, .off = offsetof(model_warmup, batch_size), .max = INT32_MAX},
-    {.name = "inputs", .flags = R_MESSAGE | R_REPEATED, .fn = warmup_input},
-    {.name = "count", .flags = R_SCALAR, .type = V_INT, .off = offsetof(model_warmup, count), .max = INT32_MAX},
+    VALUE("name", V_STR, model_warmup, name),
+    VALUE("batch_size", V_INT, model_warmup, batch_size),
+    CALL("inputs", R_MESSAGE | R_REPEATED, warmup_input),
+    VALUE("count", V_INT, model_warmup, count),
     {0},
 };
 
@@ -659,8 +667,8 @@ static status config_filename(cfg_ctx *cx, const rule *r, void *dst, const pbtxt
 }
 
 static const rule transaction_rules[] = {
-    {.name = "decoupled", .flags = R_SCALAR, .fn = refuse_if_true,
-     .note = "decoupled models (zero or many responses per request) are not implemented"},
+    REFUSE_TRUE("decoupled",
+                "decoupled models (zero or many responses per request) are not implemented"),
     {0},
 };
 
@@ -671,31 +679,31 @@ static status config_transaction(cfg_ctx *cx, const rule *r, void *dst, const pb
 }
 
 static const rule config_rules[] = {
-    {.name = "name", .flags = R_SCALAR, .type = V_STR, .off = offsetof(model_config, name)},
-    {.name = "platform", .flags = R_SCALAR, .fn = config_platform},
-    {.name = "backend", .flags = R_SCALAR, .fn = config_platform},
-    {.name = "runtime", .flags = R_IGNORE, .note = "inferd has one ONNX runtime built in"},
-    {.name = "version_policy", .flags = R_MESSAGE, .fn = config_version_policy},
-    {.name = "max_batch_size", .flags = R_SCALAR, .type = V_INT, .off = offsetof(model_config, max_batch_size), .max = INT32_MAX},
-    {.name = "input", .flags = R_MESSAGE | R_REPEATED, .fn = config_input},
-    {.name = "output", .flags = R_MESSAGE | R_REPEATED, .fn = config_output},
-    {.name = "batch_input", .flags = R_REFUSE | R_REPEATED, .note = "batch inputs are not implemented"},
-    {.name = "batch_output", .flags = R_REFUSE | R_REPEATED, .note = "batch outputs are not implemented"},
-    {.name = "optimization", .flags = R_IGNORE, .note = "inferd always optimizes the graph itself"},
-    {.name = "dynamic_batching", .flags = R_MESSAGE, .fn = config_batching},
-    {.name = "sequence_batching", .flags = R_REFUSE, .note = "stateful sequence models are not implemented"},
-    {.name = "ensemble_scheduling", .flags = R_REFUSE, .note = "ensembles are not implemented"},
-    {.name = "instance_group", .flags = R_MESSAGE | R_REPEATED, .fn = config_instance_group},
-    {.name = "default_model_filename", .flags = R_SCALAR, .fn = config_filename},
-    {.name = "cc_model_filenames", .flags = R_IGNORE | R_REPEATED, .note = "CUDA compute capabilities do not apply"},
-    {.name = "metric_tags", .flags = R_IGNORE | R_REPEATED, .note = "custom metric labels are not implemented"},
-    {.name = "parameters", .flags = R_IGNORE | R_QUIET | R_REPEATED, .note = "backend parameters are not used"},
-    {.name = "model_warmup", .flags = R_MESSAGE | R_REPEATED, .fn = config_warmup},
-    {.name = "model_operations", .flags = R_IGNORE, .note = "custom operator libraries are not loaded"},
-    {.name = "model_transaction_policy", .flags = R_MESSAGE, .fn = config_transaction},
-    {.name = "model_repository_agents", .flags = R_IGNORE, .note = "repository agents are not implemented"},
-    {.name = "response_cache", .flags = R_IGNORE, .note = "the response cache is not implemented"},
-    {.name = "model_metrics", .flags = R_IGNORE, .note = "custom metric buckets are not implemented"},
+    VALUE("name", V_STR, model_config, name),
+    CALL("platform", R_SCALAR, config_platform),
+    CALL("backend", R_SCALAR, config_platform),
+    IGNORED("runtime", 0, "inferd has one ONNX runtime built in"),
+    CALL("version_policy", R_MESSAGE, config_version_policy),
+    VALUE("max_batch_size", V_INT, model_config, max_batch_size),
+    CALL("input", R_MESSAGE | R_REPEATED, config_input),
+    CALL("output", R_MESSAGE | R_REPEATED, config_output),
+    REFUSED("batch_input", R_REPEATED, "batch inputs are not implemented"),
+    REFUSED("batch_output", R_REPEATED, "batch outputs are not implemented"),
+    IGNORED("optimization", 0, "inferd always optimizes the graph itself"),
+    CALL("dynamic_batching", R_MESSAGE, config_batching),
+    REFUSED("sequence_batching", 0, "stateful sequence models are not implemented"),
+    REFUSED("ensemble_scheduling", 0, "ensembles are not implemented"),
+    CALL("instance_group", R_MESSAGE | R_REPEATED, config_instance_group),
+    CALL("default_model_filename", R_SCALAR, config_filename),
+    IGNORED("cc_model_filenames", R_REPEATED, "CUDA compute capabilities do not apply"),
+    IGNORED("metric_tags", R_REPEATED, "custom metric labels are not implemented"),
+    IGNORED("parameters", R_QUIET | R_REPEATED, "backend parameters are not used"),
+    CALL("model_warmup", R_MESSAGE | R_REPEATED, config_warmup),
+    IGNORED("model_operations", 0, "custom operator libraries are not loaded"),
+    CALL("model_transaction_policy", R_MESSAGE, config_transaction),
+    IGNORED("model_repository_agents", 0, "repository agents are not implemented"),
+    IGNORED("response_cache", 0, "the response cache is not implemented"),
+    IGNORED("model_metrics", 0, "custom metric buckets are not implemented"),
     {0},
 };
 
@@ -811,8 +819,9 @@ status model_config_load(const char *path, model_config **out, errinfo *err) {
         goto done;
     }
     if ((size_t)sb.st_size > MODEL_CONFIG_MAX_BYTES) {
-        st = status_fail(err, STATUS_INVALID_ARGUMENT, "%s: %lld bytes is larger than the %u-byte limit for a config",
-                         path, (long long)sb.st_size, MODEL_CONFIG_MAX_BYTES);
+        st = status_fail(err, STATUS_INVALID_ARGUMENT,
+                         "%s: %lld bytes is larger than the %u-byte limit for a config", path,
+                         (long long)sb.st_size, MODEL_CONFIG_MAX_BYTES);
         goto done;
     }
     size_t size = (size_t)sb.st_size;

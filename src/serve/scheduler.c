@@ -70,8 +70,12 @@ void serve_scheduler_options_from_config(serve_scheduler_options *o, const model
     o->dynamic_batching = cfg->max_batch_size > 0;
     o->max_queue_delay_us = db->max_queue_delay_us;
     o->max_queue_size = db->queue_policy.max_queue_size;
-    o->default_timeout_us = db->queue_policy.default_timeout_us;
-    o->allow_timeout_override = db->queue_policy.allow_timeout_override;
+    /* DELAY runs a timed-out request anyway once nothing else waits; with
+     * one priority level that is running it in turn, i.e. no timeout. */
+    if (db->queue_policy.timeout_action == MODEL_TIMEOUT_REJECT) {
+        o->default_timeout_us = db->queue_policy.default_timeout_us;
+        o->allow_timeout_override = db->queue_policy.allow_timeout_override;
+    }
 }
 
 /* --- completion ---------------------------------------------------------------- */

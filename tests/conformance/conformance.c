@@ -469,7 +469,11 @@ static void run_case(const char *dir, const options *o, case_result *cr) {
     memset(cr, 0, sizeof *cr);
     status st = engine_model_load(model_path, NULL, &m, &err);
     if (st) {
-        fail_reason(cr, st == STATUS_UNSUPPORTED ? R_UNSUPPORTED : R_ERROR, "load: %s (%s)", err.msg,
+        /* The case name already says which model: drop the path prefix. */
+        const char *msg = err.msg;
+        size_t pl = strlen(model_path);
+        if (strncmp(msg, model_path, pl) == 0 && msg[pl] == ':') msg += pl + strspn(msg + pl, ": ");
+        fail_reason(cr, st == STATUS_UNSUPPORTED ? R_UNSUPPORTED : R_ERROR, "load: %s (%s)", msg,
                     status_name(st));
         goto done;
     }

@@ -535,10 +535,22 @@ static void test_disconnect(running *rs) {
 static void test_timeouts(void) {
     running rs;
     http_server_options o = {.host = "127.0.0.1", .header_timeout_ms = 200,
-                             .idle_timeout_ms = 300, .max_request_bytes = 1 << 20};
+                             .idle_timeout_ms = 300, .max_request_bytes = 1 << 20,
+                             .max_header_bytes = 1024};
     start(&rs, &o);
     client *c = malloc(sizeof *c);
     response r = {0};
+
+    /* a complete head over max_header_bytes, arriving in one piece: 431 */
+    client_open(c, rs.port);
+    char head[1600];
+    int hn = sprintf(head, "GET /sync HTTP/1.1\r\nHost: x\r\nX-Pad: ");
+    memset(head + hn, 'p', 1500 - (size_t)hn);
+    strcpy(head + 1500, "\r\n\r\n");
+    send_str(c, head);
+    CHECK(read_response(c, &r, 0) && r.status == 431);
+    CHECK(strcmp(r.body, "{\"error\":\"request head exceeds 1024 bytes\"}") == 0);
+    close(c->fd);
 
     /* slow head: 408 after header_timeout, then close */
     client_open(c, rs.port);

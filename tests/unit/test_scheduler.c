@@ -385,6 +385,12 @@ static void test_options_from_config(void) {
     CHECK(so.instances == 3 && so.max_batch_size == 4 && so.dynamic_batching);
     CHECK(so.max_queue_delay_us == 300 && so.max_queue_size == 9 && so.default_timeout_us == 70);
     model_config_release(c);
+    const char delay[] = "dynamic_batching { default_queue_policy { timeout_action: DELAY "
+                         "default_timeout_microseconds: 70 allow_timeout_override: true } }";
+    CHECK_OK_MSG(model_config_parse(delay, sizeof delay - 1, "t", &c, &err), err.msg);
+    serve_scheduler_options_from_config(&so, c);
+    CHECK(so.default_timeout_us == 0 && !so.allow_timeout_override); /* DELAY never drops */
+    model_config_release(c);
     serve_scheduler_options_from_config(&so, NULL);
     CHECK(so.instances == 1 && !so.dynamic_batching && so.max_queue_size == 0);
 }

@@ -10,6 +10,7 @@
  * thread. */
 #include "conv.h"
 
+#include <stdatomic.h>
 #include <string.h>
 
 #include "depthwise.h"
@@ -115,6 +116,7 @@ typedef struct conv_job {
     const conv_post *post;
     float *y, *scratch;
     int64_t unit;            /* serial mode: the unit being unfolded */
+    atomic_llong next;       /* parallel mode: the next unclaimed unit */
 } conv_job;
 
 /* Where one (image, group, tile) unit reads and writes. */
@@ -153,15 +155,15 @@ static void unit_rows(const conv_job *j, const conv_unit_view *v, const float *c
         conv_post_apply(j->post, v->ch0 + m, v->y + m * p->osz + v->p0, v->p1 - v->p0);
 }
 
-/* Parallel mode: slot s owns a contiguous share of the units and its own
- * column buffer. */
+/* Parallel mode: slot s has its own column buffer and claims units one at
+ * a time, so a thread the OS delays leaves its share to the others instead
+ * of holding everybody at the end-of-loop barrier. */
 static void conv_slots(void *arg, int64_t s0, int64_t s1) {
-    const conv_job *j = arg;
+    conv_job *j = arg;
     const conv_plan *p = j->p;
     for (int64_t s = s0; s < s1; s++) {
         float *col = j->scratch ? j->scratch + s * p->k * p->tile : NULL;
-        int64_t u0 = s * p->units / p->slots, u1 = (s + 1) * p->units / p->slots;
-        for (int64_t u = u0; u < u1; u++) {
+        for (int64_t u; (u = atomic_fetch_add(&j->next, 1)) < p->units;) {
             conv_unit_view v;
             unit_at(j, u, &v);
             if (!p->pointwise) im2col_f32(j->g, p->cg, v.x, v.p0, v.p1, col, v.p1 - v.p0);
@@ -199,9 +201,10 @@ void conv_f32(const conv_geom *g, const float *x, const float *w, const conv_pos
     int threads = kpar_threads(par);
     conv_plan_make(g, threads, &p);
     conv_job j = {.g = g, .p = &p, .x = x, .w = w, .post = post, .y = y, .scratch = scratch};
+    atomic_init(&j.next, 0);
     if (p.osz == 0 || g->batch == 0 || g->out_ch == 0) return;
     if (p.depthwise) {
-        kpar_for(par, g->batch * g->in_ch, conv_depthwise_chunk, &j);
+        kpar_for_dynamic(par, g->batch * g->in_ch, 4, conv_depthwise_chunk, &j);
         return;
     }
     if (p.slots > 1 || threads == 1) {

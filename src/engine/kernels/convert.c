@@ -5,7 +5,6 @@
  * 0/1) and STORE narrows it to the destination, choosing with _Generic
  * between a saturating conversion (floating source into an integer, where C
  * would be undefined out of range) and a plain wrapping one. */
-#pragma GCC optimize("no-trapping-math", "fp-contract=fast") /* see kernels/vmath.h */
 #include "convert.h"
 
 #include <string.h>

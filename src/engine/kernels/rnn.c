@@ -1,9 +1,5 @@
 /* rnn.c -- RNN, GRU and LSTM cells over float32 (see rnn.h). */
 
-/* The vmath selects only vectorize when gcc may assume float operations do
- * not trap; nothing here reads the floating-point exception flags. */
-#pragma GCC optimize("no-trapping-math")
-
 /* The activations are a third of an LSTM step; an AVX2 build of them,
  * picked at load time, runs them twice as wide as the SSE2 baseline. */
 #if defined(__x86_64__) && defined(__GNUC__)

@@ -22,13 +22,10 @@
  * iterations are independent (an output may alias an input at the same
  * index). Needs -fopenmp or -fopenmp-simd; a no-op otherwise.
  *
- * Files with such loops start, before any #include, with
- *     #pragma GCC optimize("no-trapping-math", "fp-contract=fast")
- * Selects on floats (x > 0 ? x : 0) vectorize only without trapping math
- * (we never read FP exception flags), and -std=c17 turns off fusing a*b+c
- * into FMA, which the AVX2/AVX-512 clones below need for speed. Before the
- * includes, so the inline functions here get the same options as the
- * kernels they inline into. */
+ * The project compiles with -fno-trapping-math (selects on floats such as
+ * x > 0 ? x : 0 vectorize only without trapping math; we never read FP
+ * exception flags) and -ffp-contract=fast (-std=c17 otherwise turns off
+ * fusing a*b+c into FMA, which the AVX2/AVX-512 clones below need). */
 #define VM_PRAGMA(x) _Pragma(#x)
 #ifdef _OPENMP
 #define VM_SIMD _Pragma("omp simd")

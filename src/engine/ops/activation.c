@@ -7,7 +7,6 @@
  * gamma as P.a, P.b, P.c), stamped for float and double. Float uses the
  * vectorizable exp/tanh/erf/sigmoid of kernels/vmath.h, double uses libm;
  * float16/bfloat16 compute in float (ew_run.c). */
-#pragma GCC optimize("no-trapping-math", "fp-contract=fast") /* see kernels/vmath.h */
 #include <stdlib.h>
 #include <string.h>
 #include <tgmath.h>

@@ -15,15 +15,22 @@
 #include "../op.h"
 #include "ew_run.h"
 
-static status cast_check(const node *n, errinfo *err, engine_dtype from, engine_dtype to) {
+/* Whether Cast from -> to is supported; `to_code` is the ONNX type number
+ * as the model gave it, for the message (float8 and int4 have none here). */
+static status cast_check(const node *n, errinfo *err, engine_dtype from, int64_t to_code) {
+    engine_dtype to = to_code > 0 && to_code < ENGINE_DTYPE__MAX ? (engine_dtype)to_code
+                                                                 : ENGINE_UNDEFINED;
     if (from == ENGINE_STRING && convert_supported(to)) return STATUS_OK;
     if (to == ENGINE_STRING)
         return op_prepare_fail(n, err, STATUS_UNSUPPORTED,
                                "casting %s to string is not supported", engine_dtype_name(from));
-    if (!convert_supported(from) || !convert_supported(to))
+    if (!convert_supported(from))
+        return op_prepare_fail(n, err, STATUS_UNSUPPORTED, "casting from %s is not supported",
+                               engine_dtype_name(from));
+    if (!convert_supported(to))
         return op_prepare_fail(n, err, STATUS_UNSUPPORTED,
-                               "casting %s to %s is not supported (type %d)",
-                               engine_dtype_name(from), engine_dtype_name(to), (int)to);
+                               "casting to ONNX type %lld is not supported (numeric types, "
+                               "bool, float16 and bfloat16 are)", (long long)to_code);
     return STATUS_OK;
 }
 
@@ -31,12 +38,9 @@ static status cast_prepare(graph *g, node *n, errinfo *err) {
     const attr *to = node_attr(n, "to");
     if (!to || to->type != ATTR_INT)
         return op_prepare_fail(n, err, STATUS_INVALID_MODEL, "missing integer attribute 'to'");
-    engine_dtype from = node_input_dtype(g, n, 0);
-    engine_dtype dt = to->i > 0 && to->i < ENGINE_DTYPE__MAX ? (engine_dtype)to->i
-                                                             : ENGINE_UNDEFINED;
-    status st = cast_check(n, err, from, dt);
+    status st = cast_check(n, err, node_input_dtype(g, n, 0), to->i);
     if (st) return st;
-    node_set_output_dtype(g, n, 0, dt);
+    node_set_output_dtype(g, n, 0, (engine_dtype)to->i);
     return STATUS_OK;
 }
 
@@ -45,7 +49,7 @@ static status castlike_prepare(graph *g, node *n, errinfo *err) {
         return op_prepare_fail(n, err, STATUS_INVALID_MODEL, "expected 2 inputs, got %d",
                                n->n_inputs);
     engine_dtype from = node_input_dtype(g, n, 0), dt = node_input_dtype(g, n, 1);
-    status st = cast_check(n, err, from, dt);
+    status st = cast_check(n, err, from, (int64_t)dt);
     if (st) return st;
     node_set_output_dtype(g, n, 0, dt);
     return STATUS_OK;

@@ -4,7 +4,6 @@
  * The input is viewed as [O, R, K] around the axis; each step adds a row of
  * K lanes to the previous output row, a vectorized loop. Integers wrap;
  * float16/bfloat16 accumulate in float. */
-#pragma GCC optimize("no-trapping-math", "fp-contract=fast") /* see kernels/vmath.h */
 #include <stdlib.h>
 #include <string.h>
 

@@ -5,7 +5,6 @@
  * threads and float16/bfloat16 staging are ew_run.c's. Integer arithmetic
  * wraps like two's complement hardware (done in unsigned types, so it is
  * never undefined); integer division by zero is an error, not a crash. */
-#pragma GCC optimize("no-trapping-math", "fp-contract=fast") /* see kernels/vmath.h */
 #include <stdlib.h>
 #include <string.h>
 #include <tgmath.h>

@@ -88,7 +88,7 @@ status ew_unary_apply(exec_ctx *x, const ew_unary_fn *fns, const engine_tensor *
                              engine_dtype_name(in->dtype));
     }
     int64_t n = engine_shape_numel(&in->shape);
-    ew_parallel(x, n, EW_GRAIN_COSTLY, unary_chunk, &j);
+    ew_parallel(x, n, EW_GRAIN_UNARY, unary_chunk, &j);
     return STATUS_OK;
 }
 

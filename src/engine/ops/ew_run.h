@@ -64,9 +64,12 @@ status ew_binary_apply(exec_ctx *x, ew_binary_fn fn, engine_dtype ct_in, engine_
 void ew_parallel(const exec_ctx *x, int64_t n, int64_t grain,
                  void (*fn)(void *ctx, int64_t begin, int64_t end), void *ctx);
 
-/* Elements per thread hand-off for cheap (add, relu) and costly (exp, erf)
- * elementwise work. */
+/* Elements worth a thread hand-off (an OpenMP fork/join costs a few
+ * microseconds): memory-bound work (add, compare, copy), unary maps (cheap
+ * relu and costly exp mixed; the middle ground), and work of several
+ * transcendental passes per element (softmax). */
 #define EW_GRAIN_CHEAP 32768
+#define EW_GRAIN_UNARY 16384
 #define EW_GRAIN_COSTLY 4096
 
 #endif

@@ -4,7 +4,6 @@
  * compare in float); And/Or/Xor/Not take bool; the bitwise ops and BitShift
  * take integers. Booleans are bytes holding 0 or 1; inputs holding other
  * non-zero bytes are read as true. */
-#pragma GCC optimize("no-trapping-math", "fp-contract=fast") /* see kernels/vmath.h */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>

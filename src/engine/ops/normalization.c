@@ -230,7 +230,7 @@ static status groupnorm_any(const node *nd, exec_ctx *x, int64_t groups_attr) {
         return exec_fail(x, STATUS_INVALID_ARGUMENT, "X %s must be [N, C, ...]",
                          shape_format(&xt->shape, b1, sizeof b1));
     int64_t nb = xt->shape.dims[0], c_n = xt->shape.dims[1];
-    int64_t groups = groups_attr ? groups_attr : c_n;
+    int64_t groups = groups_attr ? groups_attr : c_n > 0 ? c_n : 1;
     if (c_n % groups)
         return exec_fail(x, STATUS_INVALID_ARGUMENT, "%lld channels do not split into %lld groups",
                          (long long)c_n, (long long)groups);
@@ -243,7 +243,7 @@ static status groupnorm_any(const node *nd, exec_ctx *x, int64_t groups_attr) {
                          groups_attr ? " or num_groups" : "");
     engine_tensor *yt;
     status st = exec_output(x, 0, xt->dtype, &xt->shape, &yt);
-    if (st) return st;
+    if (st || engine_shape_numel(&xt->shape) == 0) return st;
     gn_job j = {.x = fview_input(x, xt), .scale = fview_input(x, sc), .bias = fview_input(x, bi),
                 .y = fview_output(x, yt), .c_n = c_n, .cpg = c_n / groups,
                 .sp = shape_span(&xt->shape, 2, xt->shape.rank), .per_group = per_group,

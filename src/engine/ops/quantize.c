@@ -18,6 +18,7 @@
 
 typedef struct q_state {
     int64_t axis;
+    engine_dtype out;        /* QuantizeLinear's output type */
 } q_state;
 
 static int is_q8(engine_dtype dt) { return dt == ENGINE_UINT8 || dt == ENGINE_INT8; }
@@ -51,13 +52,21 @@ static status q_prepare(graph *g, node *n, errinfo *err) {
     if (zdt != ENGINE_UNDEFINED && (quant ? !is_q8(zdt) : zdt != xdt))
         return op_prepare_fail(n, err, STATUS_UNSUPPORTED, "zero point has type %s, expected %s",
                                engine_dtype_name(zdt), quant ? "int8 or uint8" : "the type of x");
+    if (node_attr_int(n, "block_size", 0) != 0)
+        return op_prepare_fail(n, err, STATUS_UNSUPPORTED, "blocked quantization is not supported");
+    /* opset 21 may name the output type when there is no zero point */
+    engine_dtype odt = (engine_dtype)node_attr_int(n, "output_dtype", 0);
+    if (quant && odt != ENGINE_UNDEFINED && (!is_q8(odt) || (zdt && odt != zdt)))
+        return op_prepare_fail(n, err, STATUS_UNSUPPORTED,
+                               "output_dtype %d is not supported (int8 or uint8, matching the "
+                               "zero point)", (int)odt);
     q_state *s = malloc(sizeof *s);
     if (!s) return op_prepare_fail(n, err, STATUS_NO_MEMORY, "out of memory");
     s->axis = node_attr_int(n, "axis", 1);
+    s->out = quant ? (zdt ? zdt : odt ? odt : ENGINE_UINT8) : ENGINE_UNDEFINED;
     n->state = s;
     engine_dtype sdt = node_input_dtype(g, n, 1);
-    node_set_output_dtype(g, n, 0,
-                          quant ? (zdt ? zdt : ENGINE_UINT8) : (dtype_is_float(sdt) ? sdt : ENGINE_FLOAT));
+    node_set_output_dtype(g, n, 0, quant ? s->out : (dtype_is_float(sdt) ? sdt : ENGINE_FLOAT));
     return STATUS_OK;
 }
 
@@ -67,7 +76,7 @@ static status q_layout(exec_ctx *x, const q_state *s, const engine_tensor *xt,
                        const engine_tensor *sc, const engine_tensor *zp, int64_t *inner,
                        int64_t *count) {
     char b1[128];
-    if (!sc) return exec_fail(x, STATUS_INVALID_ARGUMENT, "the scale input is required");
+    if (!xt || !sc) return exec_fail(x, STATUS_INVALID_ARGUMENT, "inputs x and scale are required");
     int64_t ns = engine_shape_numel(&sc->shape);
     *inner = 1, *count = 1;
     if (ns != 1 || sc->shape.rank == 1) {
@@ -90,7 +99,7 @@ static status quantize_run(const node *n, exec_ctx *x) {
     int64_t inner, count;
     status st = q_layout(x, n->state, xt, sc, zp, &inner, &count);
     engine_tensor *yt;
-    engine_dtype ydt = zp ? zp->dtype : ENGINE_UINT8;
+    engine_dtype ydt = ((const q_state *)n->state)->out;
     if (st || (st = exec_output(x, 0, ydt, &xt->shape, &yt))) return st;
     const float *xf = fview_input(x, xt), *sf = fview_input(x, sc);
     if (!xf || !sf) return exec_fail(x, STATUS_NO_MEMORY, "out of memory");
@@ -109,9 +118,10 @@ static status dequantize_run(const node *n, exec_ctx *x) {
     const engine_tensor *xt = exec_input(x, 0), *sc = exec_input(x, 1), *zp = exec_input(x, 2);
     int64_t inner, count;
     status st = q_layout(x, n->state, xt, sc, zp, &inner, &count);
+    if (st) return st;
     engine_tensor *yt;
     engine_dtype ydt = dtype_is_float(sc->dtype) ? sc->dtype : ENGINE_FLOAT;
-    if (st || (st = exec_output(x, 0, ydt, &xt->shape, &yt))) return st;
+    if ((st = exec_output(x, 0, ydt, &xt->shape, &yt))) return st;
     const float *sf = fview_input(x, sc);
     float *yf = fview_output(x, yt);
     if (!sf || !yf) return exec_fail(x, STATUS_NO_MEMORY, "out of memory");
@@ -142,6 +152,7 @@ static status dynq_run(const node *n, exec_ctx *x) {
     const engine_tensor *xt = exec_input(x, 0);
     engine_tensor *yt, *st_, *zt;
     engine_shape scalar = {0};
+    if (!xt) return exec_fail(x, STATUS_INVALID_ARGUMENT, "input x is required");
     status st = exec_output(x, 0, ENGINE_UINT8, &xt->shape, &yt);
     if (st || (st = exec_output(x, 1, ENGINE_FLOAT, &scalar, &st_)) ||
         (st = exec_output(x, 2, ENGINE_UINT8, &scalar, &zt)))

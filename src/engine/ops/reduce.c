@@ -12,7 +12,6 @@
  * Compute types: float (also for float16/bfloat16), double, and int64 or
  * uint64 for integers, with wrapping arithmetic; integer L2, LogSum and
  * LogSumExp compute in double. Results convert to the input's type. */
-#pragma GCC optimize("no-trapping-math", "fp-contract=fast") /* see kernels/vmath.h */
 #include <stdlib.h>
 #include <string.h>
 #include <tgmath.h>

@@ -7,7 +7,6 @@
  * exp-and-sum and scale are three vectorized passes over contiguous memory;
  * K > 1 runs the same passes on rows of K lanes). Float uses vmath's
  * vectorizable exp; float16/bfloat16 compute in float. */
-#pragma GCC optimize("no-trapping-math", "fp-contract=fast") /* see kernels/vmath.h */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>

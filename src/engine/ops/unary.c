@@ -6,7 +6,6 @@
  * vectorizable versions in kernels/vmath.h: they sit on hot paths (softmax
  * decompositions, GELU written out as Erf). Abs, Neg, Sign and Clip also take
  * integers, with wrapping (never undefined) negation. */
-#pragma GCC optimize("no-trapping-math", "fp-contract=fast") /* see kernels/vmath.h */
 #include <float.h>
 #include <stdlib.h>
 #include <string.h>

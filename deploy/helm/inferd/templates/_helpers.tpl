@@ -301,3 +301,23 @@ spec:
     {{- end }}
   {{- end }}
 {{- end }}
+
+{{/* KEDA's query: requests queued over all of the release's pods. */}}
+{{- define "inferd.kedaQuery" -}}
+sum(inferd_queue_size{job="{{ include "inferd.job" . }}", namespace="{{ .Release.Namespace }}"})
+{{- end }}
+
+{{/* prometheus-adapter rules publishing inferd_queue_size per pod. */}}
+{{- define "inferd.adapterRules" -}}
+rules:
+  - seriesQuery: 'inferd_queue_size{namespace!="",pod!=""}'
+    resources:
+      overrides:
+        namespace: {resource: namespace}
+        pod: {resource: pod}
+    name:
+      matches: ^inferd_queue_size$
+      as: inferd_queue_size
+    # A pod serves several models: its queue is the sum over them.
+    metricsQuery: sum(<<.Series>>{<<.LabelMatchers>>}) by (<<.GroupBy>>)
+{{- end }}
