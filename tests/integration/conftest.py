@@ -40,6 +40,14 @@ SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime
 CRASH_SIGNALS = {-signal.SIGSEGV, -signal.SIGABRT, -signal.SIGBUS, -signal.SIGILL, -signal.SIGFPE}
 
 
+def _die_with_parent():
+    """preexec_fn: the server gets SIGKILL if pytest itself dies (a CI
+    timeout), so no server outlives the test run holding its port."""
+    import ctypes
+    PR_SET_PDEATHSIG = 1
+    ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -73,7 +81,8 @@ class Server:
             log.write("$ %s\n" % " ".join(self.cmd))
             log.flush()
             self.proc = subprocess.Popen(self.cmd, stdout=log, stderr=subprocess.STDOUT,
-                                         stdin=subprocess.DEVNULL, cwd=ROOT)
+                                         stdin=subprocess.DEVNULL, cwd=ROOT,
+                                         preexec_fn=_die_with_parent)
         self.returncode = None
         try:
             self._wait("/v2/health/live")
@@ -102,8 +111,11 @@ class Server:
                              % (path, START_TIMEOUT, last, self.log()))
 
     def log(self):
-        with open(self.log_path, errors="replace") as f:
-            return f.read()
+        try:
+            with open(self.log_path, errors="replace") as f:
+                return f.read()
+        except FileNotFoundError:
+            return "(log removed after a clean stop)"
 
     def alive(self):
         return self.proc.poll() is None
@@ -125,6 +137,8 @@ class Server:
             assert not bad, "sanitizer report in the inferd log (%s):\n%s" % (bad, text[-20000:])
             assert self.returncode not in CRASH_SIGNALS, \
                 "inferd died with signal %d; log:\n%s" % (-self.returncode, text[-20000:])
+            # Clean: the log is no longer needed (failures keep theirs).
+            os.unlink(self.log_path)
 
 
 # --- HTTP helpers -------------------------------------------------------------------
