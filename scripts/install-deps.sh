@@ -5,6 +5,8 @@
 #   scripts/install-deps.sh test    # + clang/libFuzzer, ONNX test data, Python
 #                                   #   (torch, onnx, sklearn) and a .venv with
 #                                   #   onnxruntime, tritonclient, pytest
+#   scripts/install-deps.sh deploy  # only the deployment tests' packages (below);
+#                                   #   `test` installs them too
 #
 # Idempotent and quiet when nothing is missing: apt is not touched (not even
 # `apt-get update`) unless dpkg says a package is absent, and the venv is
@@ -30,6 +32,16 @@ APT_BUILD=(build-essential cmake pkg-config libdnnl-dev
 APT_TEST=(clang libclang-rt-14-dev libomp-14-dev curl libonnx-testdata
           python3 python3-onnx python3-numpy python3-torch python3-torchvision
           python3-sklearn python3-venv python3-pip)
+
+# --- deploy (tests/deploy, docs/deploy.md) -----------------------------------
+# Packages for the deployment tests: podman + runc + debootstrap build and run
+# deploy/docker/Dockerfile without a Docker engine or registry; nginx and
+# prometheus (with promtool) run the Compose topology's own config files;
+# PyYAML and jsonschema read the chart's output and check compose.yaml. helm
+# and kubeconform are not packaged in Debian 12: tests/deploy/tools.sh builds
+# them with `go install` (Go >= 1.22 must be on PATH) and caches them.
+APT_DEPLOY=(podman runc debootstrap nginx prometheus curl python3-yaml python3-jsonschema)
+# ------------------------------------------------------------------------------
 
 say() { printf 'install-deps: %s\n' "$*"; }
 
@@ -99,11 +111,15 @@ case "$mode" in
         apt_ensure "${APT_BUILD[@]}"
         ;;
     test)
-        apt_ensure "${APT_BUILD[@]}" "${APT_TEST[@]}"
+        apt_ensure "${APT_BUILD[@]}" "${APT_TEST[@]}" "${APT_DEPLOY[@]}"
         venv_ensure
         ;;
+    deploy)
+        apt_ensure "${APT_DEPLOY[@]}"
+        command -v go >/dev/null || say "deploy: no go on PATH; tests/deploy/tools.sh needs Go >= 1.22 to build helm and kubeconform"
+        ;;
     *)
-        echo "usage: $0 build|test" >&2
+        echo "usage: $0 build|test|deploy" >&2
         exit 2
         ;;
 esac

@@ -15,6 +15,12 @@
 #                      against ONNX Runtime
 #   integration        pytest tests/integration: the real build/inferd process
 #                      with curl and tritonclient
+#   deploy             pytest tests/deploy: the Helm chart linted, rendered and
+#                      schema-validated (helm/kubeconform from tests/deploy/tools.sh),
+#                      promtool on the alerts, queries and dashboard, and
+#                      build/inferd x3 behind real nginx + Prometheus (rolling restart)
+#   image              tests/deploy/image_test.sh: podman builds
+#                      deploy/docker/Dockerfile and runs the image
 #   asan-build, asan-unit, asan-conformance-DIR, asan-models, asan-integration
 #                      the same in build-asan/ with -DINFERD_SANITIZE=ON
 #                      (conformance dirs: $ASAN_CONFORMANCE_DIRS)
@@ -41,7 +47,7 @@ CONFORMANCE_DIRS=${CONFORMANCE_DIRS:-"node simple pytorch-converted pytorch-oper
 ASAN_CONFORMANCE_DIRS=${ASAN_CONFORMANCE_DIRS:-"node simple pytorch-converted pytorch-operator"}
 KNOWN_FAILURES=${KNOWN_FAILURES:-$ROOT/tests/conformance/known_failures.txt}
 
-ALL_STAGES="build unit conformance models integration asan-build asan-unit asan-conformance asan-models asan-integration"
+ALL_STAGES="build unit conformance models integration deploy image asan-build asan-unit asan-conformance asan-models asan-integration"
 
 mkdir -p "$TEST_LOG_DIR"
 
@@ -200,6 +206,18 @@ stage_pytest() { # stage builddir testdir
     finish_stage "$stage"
 }
 
+stage_script() { # stage script: a script ending in "N passed, N failed, N skipped"
+    local stage=$1 script=$2
+    printf '==> %s\n' "$stage"
+    local log=$TEST_LOG_DIR/$stage.log
+    run_logged "$log" "$script"
+    parse_plain "$log"
+    S=$(grep -oE '^[0-9]+ passed, [0-9]+ failed, [0-9]+ skipped$' "$log" | tail -1 |
+        grep -oE '[0-9]+ skipped' | grep -oE '[0-9]+' || true)
+    S=${S:-0}
+    finish_stage "$stage"
+}
+
 # Sanitizer settings for every process the asan stages start, including the
 # server the integration tests spawn.
 sanitizer_env() {
@@ -216,7 +234,7 @@ want=${want// asan / asan-build asan-unit asan-conformance asan-models asan-inte
 wants() { [[ $want == *" $1 "* ]]; }
 
 # Stages that need a build get it even when only they were asked for.
-if wants unit || wants conformance || wants models || wants integration; then
+if wants unit || wants conformance || wants models || wants integration || wants deploy; then
     want="$want build "
 fi
 if wants asan-unit || wants asan-conformance || wants asan-models || wants asan-integration; then
@@ -230,6 +248,8 @@ wants unit             && stage_ctest unit build
 wants conformance      && stage_conformance conformance build "$CONFORMANCE_DIRS"
 wants models           && stage_pytest models build tests/model_compare
 wants integration      && stage_pytest integration build tests/integration
+wants deploy           && stage_pytest deploy build tests/deploy
+wants image            && stage_script image tests/deploy/image_test.sh
 
 wants asan-build && stage_build asan-build build-asan -DINFERD_SANITIZE=ON
 if wants asan-unit || wants asan-conformance || wants asan-models || wants asan-integration; then

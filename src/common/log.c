@@ -123,3 +123,86 @@ void log_write(log_level lvl, int verbosity, const char *fmt, ...) {
     log_vwrite(lvl, verbosity, fmt, ap);
     va_end(ap);
 }
+
+/* --- events with fields ----------------------------------------------------------- */
+
+/* Appends a chunk whole or not at all (keeps room for the line's closer). */
+static bool log_put(char *line, size_t cap, size_t *pos, const char *chunk, size_t n) {
+    if (*pos + n >= cap) return false;
+    memcpy(line + *pos, chunk, n);
+    *pos += n;
+    return true;
+}
+
+/* A text-format value: bare unless empty or holding spaces, quotes or '='. */
+static void log_text_value(char *c, size_t cap, size_t *cp, const char *v) {
+    bool quote = !*v || strpbrk(v, " \t\"=\\") != NULL;
+    if (quote) c[(*cp)++] = '"';
+    for (; *v && *cp + 3 < cap; v++) {
+        char ch = *v == '\n' || *v == '\r' ? ' ' : *v;
+        if (quote && (ch == '"' || ch == '\\')) c[(*cp)++] = '\\';
+        c[(*cp)++] = ch;
+    }
+    if (quote) c[(*cp)++] = '"';
+}
+
+/* ` key=value` (text) or `,"key":value` (JSON) for one field. */
+static size_t log_field_chunk(const log_field *f, bool json, char *c, size_t cap) {
+    size_t cp = (size_t)snprintf(c, cap, json ? ",\"%.64s\":" : " %.64s=", f->key);
+    char num[48];
+    switch (f->kind) {
+    case LOG_FIELD_INT:
+        snprintf(num, sizeof num, "%lld", f->i);
+        break;
+    case LOG_FIELD_NUM:
+        if (f->d != f->d || f->d > 1e300 || f->d < -1e300) snprintf(num, sizeof num, "null");
+        else snprintf(num, sizeof num, "%.3f", f->d);
+        break;
+    default: {
+        const char *v = f->s ? f->s : "";
+        if (json) {
+            c[cp++] = '"';
+            log_json_escape(c, cap - 2, &cp, v);
+            c[cp++] = '"';
+        } else {
+            log_text_value(c, cap, &cp, v);
+        }
+        return cp;
+    }
+    }
+    size_t n = strlen(num);
+    memcpy(c + cp, num, n);
+    return cp + n;
+}
+
+void log_event(log_level lvl, int verbosity, const char *msg, const log_field *fields, int n) {
+    if (!log_enabled(lvl, verbosity)) return;
+    if ((unsigned)lvl > LOG_VERBOSE) lvl = LOG_ERROR;
+    bool json = atomic_load(&log_fmt) == LOG_FORMAT_JSON;
+    char ts[32];
+    log_timestamp(ts, sizeof ts);
+
+    char line[LOG_LINE_MAX + 128];
+    size_t cap = sizeof line - 4, pos; /* room for `"}\n` or "\n" */
+    char chunk[1200];
+    if (json) {
+        pos = (size_t)snprintf(line, cap, "{\"ts\":\"%s\",\"level\":\"%s\",\"msg\":\"", ts,
+                               log_level_names[lvl]);
+        log_json_escape(line, 1024, &pos, msg);
+        line[pos++] = '"';
+    } else {
+        pos = (size_t)snprintf(line, cap, "%s %s ", ts, log_level_names[lvl]);
+        size_t start = pos, m = strnlen(msg, 1024 - pos);
+        memcpy(line + pos, msg, m);
+        pos += m;
+        line[pos] = '\0';
+        log_flatten(line + start);
+    }
+    for (int i = 0; i < n; i++) {
+        size_t len = log_field_chunk(&fields[i], json, chunk, sizeof chunk);
+        if (!log_put(line, cap, &pos, chunk, len)) break;
+    }
+    if (json) line[pos++] = '}';
+    line[pos++] = '\n';
+    log_write_all(atomic_load(&log_fd), line, pos);
+}

@@ -54,6 +54,32 @@ void log_write(log_level lvl, int verbosity, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 void log_vwrite(log_level lvl, int verbosity, const char *fmt, va_list ap);
 
+/* An event with named fields, for what log collectors query: requests and
+ * model load/unload. JSON writes each field as its own member after "msg"
+ *     {"ts":"...","level":"VERBOSE","msg":"request","id":"42","model":"m",
+ *      "version":1,"status":"OK","latency_ms":1.25}
+ * text appends key=value pairs (values with spaces or quotes in quotes):
+ *     2026-11-22T20:00:00.123Z VERBOSE request id=42 model=m version=1 ...
+ *
+ *     log_field f[] = {LOG_STR("model", name), LOG_INT("version", v),
+ *                      LOG_NUM("latency_ms", ms)};
+ *     log_event(LOG_VERBOSE, 1, "request", f, 3);                     */
+typedef enum log_field_kind { LOG_FIELD_STR = 0, LOG_FIELD_INT, LOG_FIELD_NUM } log_field_kind;
+
+typedef struct log_field {
+    const char *key;          /* plain [a-z_] name */
+    log_field_kind kind;
+    const char *s;            /* LOG_FIELD_STR; NULL reads as "" */
+    long long i;              /* LOG_FIELD_INT */
+    double d;                 /* LOG_FIELD_NUM; written with 3 decimals */
+} log_field;
+
+#define LOG_STR(k, v) ((log_field){.key = (k), .kind = LOG_FIELD_STR, .s = (v)})
+#define LOG_INT(k, v) ((log_field){.key = (k), .kind = LOG_FIELD_INT, .i = (v)})
+#define LOG_NUM(k, v) ((log_field){.key = (k), .kind = LOG_FIELD_NUM, .d = (v)})
+
+void log_event(log_level lvl, int verbosity, const char *msg, const log_field *fields, int n);
+
 #define log_error(...) log_write(LOG_ERROR, 0, __VA_ARGS__)
 #define log_warn(...) log_write(LOG_WARN, 0, __VA_ARGS__)
 #define log_info(...) log_write(LOG_INFO, 0, __VA_ARGS__)

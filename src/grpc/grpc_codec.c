@@ -345,19 +345,7 @@ void rpc_infer_input_free_message(rpc_infer_input *in) {
 
 /* --- response ----------------------------------------------------------------- */
 
-/* Allocates a zeroed block owned by out. */
-static void *out_alloc(rpc_infer_output *out, size_t n) {
-    if (out->n_blocks == out->cap_blocks) {
-        size_t cap = out->cap_blocks ? out->cap_blocks * 2 : 8;
-        void **b = realloc(out->blocks, cap * sizeof *b);
-        if (!b) return NULL;
-        out->blocks = b;
-        out->cap_blocks = cap;
-    }
-    void *p = calloc(1, n ? n : 1);
-    if (p) out->blocks[out->n_blocks++] = p;
-    return p;
-}
+static void *out_alloc(rpc_infer_output *out, size_t n) { return rpc_arena_alloc(&out->arena, n); }
 
 static bool encode_raw_bytes(rpc_infer_output *out, const serve_tensor *t, ProtobufCBinaryData *dst) {
     const engine_string *s = t->data;
@@ -449,7 +437,6 @@ oom:
 }
 
 void rpc_infer_output_free(rpc_infer_output *out) {
-    for (size_t i = 0; i < out->n_blocks; i++) free(out->blocks[i]);
-    free(out->blocks);
+    rpc_arena_free(&out->arena);
     memset(out, 0, sizeof *out);
 }

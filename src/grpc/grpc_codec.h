@@ -40,6 +40,7 @@
 #include <stdint.h>
 
 #include "common/status.h"
+#include "grpc_arena.h"
 #include "grpc_service.pb-c.h"
 #include "serve/infer_request.h"
 
@@ -62,8 +63,7 @@ void rpc_infer_input_free_message(rpc_infer_input *in);
  * pack it before destroying the request) plus the storage it points to. */
 typedef struct rpc_infer_output {
     Inference__ModelInferResponse msg;
-    void **blocks;            /* every allocation behind msg */
-    size_t n_blocks, cap_blocks;
+    rpc_arena arena;          /* every allocation behind msg */
     char version[24];
 } rpc_infer_output;
 

@@ -37,7 +37,9 @@
 #include <stdint.h>
 
 #include "common/status.h"
+#include "grpc/grpc_arena.h"
 #include "grpc/grpc_server.h"
+#include "grpc_service.pb-c.h"
 #include "serve/model_manager.h"
 
 typedef struct rpc_call rpc_call;
@@ -75,6 +77,18 @@ extern const int rpc_kserve_method_count;
 extern const rpc_method rpc_health_methods[];
 extern const int rpc_health_method_count;
 
+/* ModelInfer and ModelStreamInfer hooks (grpc_infer.c), for the KServe
+ * service table. */
+void rpc_infer_on_message(rpc_call *c, const uint8_t *data, size_t len);
+void rpc_infer_on_half_close(rpc_call *c);
+void rpc_infer_on_cancel(rpc_call *c);
+void rpc_infer_on_stop(rpc_call *c);
+void rpc_infer_on_destroy(rpc_call *c);
+
+/* The ModelConfig message of a model version (grpc_model_config.c), in the
+ * arena; NULL if out of memory. */
+Inference__ModelConfig *rpc_model_config_build(rpc_arena *a, const serve_model_handle *h);
+
 /* --- calls (any thread, holding a reference) -------------------------------- */
 
 rpc_server *rpc_call_server(const rpc_call *c);
@@ -104,6 +118,8 @@ void *rpc_call_unpack(rpc_call *c, const ProtobufCMessageDescriptor *desc, const
 serve_manager *rpc_server_models(const rpc_server *s);
 /* True once rpc_server_stop began. */
 bool rpc_server_stopping(const rpc_server *s);
+/* Draining (SIGTERM) or stopping: health answers NOT_SERVING. */
+bool rpc_server_draining(const rpc_server *s);
 /* Server readiness: every model loaded, not draining, not stopping. */
 bool rpc_server_ready(const rpc_server *s);
 

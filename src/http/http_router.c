@@ -110,6 +110,10 @@ int http_route_path(const char *raw_path, size_t len, const char *pattern, http_
 int http_route(const http_request *req, const char *pattern, http_route_match *m) {
     size_t len;
     const char *p = http_raw_path(req, &len);
+    if (len == 0) { /* "http://host" means "/" */
+        p = "/";
+        len = 1;
+    }
     return http_route_path(p, len, pattern, m);
 }
 

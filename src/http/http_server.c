@@ -11,6 +11,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "common/log.h"
 #include "http/http_internal.h"
 
 enum { ACCEPT_BATCH = 64, ACCEPT_RETRY_MS = 100 };
@@ -57,6 +58,8 @@ static void on_accept(evloop *l, evloop_io *io, unsigned events) {
             if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
                 /* Out of descriptors: pause instead of spinning on a
                  * listening socket that stays readable. */
+                log_warn("http: accept: %s; pausing accepts for %d ms", strerror(errno),
+                         ACCEPT_RETRY_MS);
                 s->accept_paused = 1;
                 evloop_timer_start(s->loop, &s->accept_timer, ACCEPT_RETRY_MS);
             }

@@ -1,4 +1,5 @@
-/* kserve_rest.c -- routing of /v2 requests, health and metadata handlers. */
+/* kserve_rest.c -- routing of /v2 requests (and of /v1 to tfserving_rest.c),
+ * health and metadata handlers. */
 #include "kserve_rest.h"
 
 #include <errno.h>
@@ -8,6 +9,7 @@
 
 #include "common/json.h"
 #include "http/http_router.h"
+#include "http/tfserving_rest.h"
 #include "serve/datatype.h"
 
 #define SERVER_NAME "inferd"
@@ -80,6 +82,8 @@ static void handle_health(kserve_rest *api, http_exchange *ex, int ready) {
 }
 
 static void handle_server_metadata(http_exchange *ex) {
+    /* The protocol extensions clients may rely on (Triton's names). */
+    static const char *const extensions[] = {"binary_tensor_data"};
     json_writer w;
     size_t len;
     jw_init(&w);
@@ -90,6 +94,8 @@ static void handle_server_metadata(http_exchange *ex) {
     jw_cstring(&w, INFERD_VERSION);
     jw_key(&w, "extensions");
     jw_begin_array(&w);
+    for (size_t i = 0; i < sizeof extensions / sizeof extensions[0]; i++)
+        jw_cstring(&w, extensions[i]);
     jw_end_array(&w);
     jw_end_object(&w);
     char *body = jw_finish(&w, &len);
@@ -232,9 +238,17 @@ static int route_server(kserve_rest *api, http_exchange *ex, const http_request 
     return 1;
 }
 
+/* TF Serving's REST API (tfserving_rest.c) shares the port. */
+static int route_tfserving(kserve_rest *api, http_exchange *ex, const http_request *req) {
+    if (!tfserving_rest_owns(req)) return 0;
+    tfserving_rest_handle(api, ex, req);
+    return 1;
+}
+
 void kserve_rest_handle(http_exchange *ex, const http_request *req, void *ctx) {
     kserve_rest *api = ctx;
-    if (route_server(api, ex, req) || route_model(api, ex, req)) return;
+    if (route_server(api, ex, req) || route_model(api, ex, req) || route_tfserving(api, ex, req))
+        return;
     char msg[300];
     snprintf(msg, sizeof msg, "no such endpoint: %s %.200s", req->method, req->path);
     kserve_respond_error(ex, STATUS_NOT_FOUND, msg);

@@ -9,6 +9,7 @@
 
 #include "../common/log.h"
 #include "datatype.h"
+#include "serve_metrics.h"
 
 uint64_t serve_clock_ns(void) {
     struct timespec ts;
@@ -169,6 +170,30 @@ status serve_request_take_output(serve_request *r, serve_tensor *t,
     return STATUS_OK;
 }
 
+/* Milliseconds between two timing stamps; 0 if either was not reached. */
+static double req_span_ms(uint64_t from, uint64_t to) {
+    return from && to >= from ? (double)(to - from) / 1e6 : 0;
+}
+
+/* The per-request log line, at --log-verbose 1 and above. */
+static void req_log(const serve_request *r, uint64_t now) {
+    if (!log_enabled(LOG_VERBOSE, 1)) return;
+    const serve_timing *t = &r->timing;
+    log_field f[8];
+    int n = 0;
+    f[n++] = LOG_STR("id", serve_request_id(r));
+    f[n++] = LOG_STR("model", r->model);
+    f[n++] = LOG_INT("version", r->model_version ? r->model_version : r->version);
+    f[n++] = LOG_STR("status", status_name(r->st));
+    f[n++] = LOG_NUM("latency_ms", req_span_ms(t->arrival_ns, now));
+    if (t->queue_end_ns)
+        f[n++] = LOG_NUM("queue_ms", req_span_ms(t->queue_start_ns, t->queue_end_ns));
+    if (t->compute_end_ns)
+        f[n++] = LOG_NUM("compute_ms", req_span_ms(t->compute_start_ns, t->compute_end_ns));
+    if (r->st) f[n++] = LOG_STR("error", r->err.msg);
+    log_event(LOG_VERBOSE, 1, "request", f, n);
+}
+
 void serve_request_complete(serve_request *r, status st, const char *msg) {
     if (atomic_exchange(&r->completed, true)) {
         log_error("request '%s' for model '%s' completed twice (ignored)", serve_request_id(r),
@@ -182,6 +207,9 @@ void serve_request_complete(serve_request *r, status st, const char *msg) {
     } else {
         r->err.msg[0] = '\0';
     }
+    uint64_t now = serve_clock_ns();
+    serve_metrics_observe_request(r->metrics, st, &r->timing, now);
+    req_log(r, now);
     if (r->done) r->done(r, r->done_ctx); /* last touch: r may be freed in there */
 }
 

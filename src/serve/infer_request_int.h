@@ -31,6 +31,8 @@ struct serve_request {
     char *model;
     int64_t version;             /* requested; 0 = latest ready */
     int64_t model_version;       /* the version that took it */
+    struct serve_model_metrics *metrics; /* that version's series (serve_metrics.h);
+                                            observed once at completion; NULL = none */
 
     req_input *inputs;
     int n_inputs, cap_inputs;

@@ -21,6 +21,7 @@
 #include "../common/log.h"
 #include "infer_request_int.h"
 #include "repository.h"
+#include "serve_metrics.h"
 
 struct serve_model_handle {
     atomic_int refs;
@@ -32,6 +33,7 @@ struct serve_model_handle {
     serve_backend_model *bmodel;
     serve_model_meta *meta;
     serve_scheduler *sched;
+    serve_model_metrics *metrics;          /* set by the loader before sched */
     /* guarded by the table lock */
     serve_model_state state;
     char *reason;
@@ -50,6 +52,7 @@ struct serve_manager {
     char *repository;
     const serve_backend *const *backends;
     int threads_per_instance;
+    serve_metrics *metrics;
 
     pthread_rwlock_t table;
     mm_model *models;            /* sorted by name */
@@ -73,10 +76,38 @@ const char *serve_model_state_name(serve_model_state s) {
 
 /* --- versions ------------------------------------------------------------------- */
 
+/* Load, failed load and unload are always logged: a readable message plus
+ * fields (event, model, version) for log queries. */
+static void log_load_event(const serve_model_handle *h, uint64_t dt, const char *error) {
+    char msg[800];
+    const char *event = error ? "load_failed" : dt ? "load" : "unload";
+    if (error)
+        snprintf(msg, sizeof msg, "failed to load model '%s' version %lld: %s", h->name,
+                 (long long)h->version, error);
+    else if (dt)
+        snprintf(msg, sizeof msg,
+                 "loaded model '%s' version %lld in %.1f ms (%d instance(s), %d thread(s) each)",
+                 h->name, (long long)h->version, (double)dt / 1e6,
+                 serve_scheduler_instance_count(h->sched),
+                 serve_scheduler_threads_per_instance(h->sched));
+    else
+        snprintf(msg, sizeof msg, "unloaded model '%s' version %lld", h->name,
+                 (long long)h->version);
+    log_field f[] = {LOG_STR("event", event), LOG_STR("model", h->name),
+                     LOG_INT("version", h->version), LOG_NUM("duration_ms", (double)dt / 1e6)};
+    log_event(error ? LOG_ERROR : LOG_INFO, 0, msg, f, dt ? 4 : 3);
+}
+
 static void version_destroy(serve_model_handle *h) {
+    bool loaded = h->sched != NULL;
+    /* Scrapes stop reading the scheduler before it goes; requests it still
+     * drains keep observing into the series until it is freed. */
+    serve_model_metrics_unregister(h->metrics);
     serve_scheduler_destroy(h->sched);
+    serve_model_metrics_destroy(h->metrics);
     serve_meta_free(h->meta);
     if (h->be) h->be->model_unload(h->bmodel);
+    if (loaded) log_load_event(h, 0, NULL);
     model_config_release(h->config);
     free(h->name);
     free(h->path);
@@ -100,6 +131,7 @@ void serve_model_handle_stats(const serve_model_handle *h, serve_scheduler_stats
 static void version_set_state(serve_manager *mm, serve_model_handle *h, serve_model_state st,
                               const char *reason) {
     char *dup = reason ? strdup(reason) : NULL;
+    serve_model_metrics_set_ready(h->metrics, st == SERVE_MODEL_READY);
     pthread_rwlock_wrlock(&mm->table);
     h->state = st;
     free(h->reason);
@@ -136,12 +168,15 @@ static status version_load(serve_manager *mm, serve_model_handle *h, errinfo *er
     snprintf(label, sizeof label, "%s:%lld", h->name, (long long)h->version);
     so.name = label;
     so.threads_per_instance = mm->threads_per_instance;
+    so.on_execution = serve_metrics_on_execution;
+    so.observer_ctx = h->metrics;
     if ((st = serve_scheduler_create(be, bm, meta, &so, &sched, err))) goto fail;
     /* Issue 3: warmup runs here, before the version turns READY. */
     h->be = be;
     h->bmodel = bm;
     h->meta = meta;
     h->sched = sched;
+    serve_model_metrics_set_scheduler(h->metrics, sched);
     return STATUS_OK;
 fail:
     serve_scheduler_destroy(sched);
@@ -157,21 +192,22 @@ static void version_load_job(serve_manager *mm, serve_model_handle *h, bool stop
     }
     uint64_t t0 = serve_clock_ns();
     errinfo err = {{0}};
-    status st = version_load(mm, h, &err);
+    status st = serve_metrics_add_model(mm->metrics, h->name, h->version, &h->metrics, &err);
+    if (st) log_warn("model '%s' version %lld: no metrics: %s", h->name, (long long)h->version,
+                     err.msg);
+    st = version_load(mm, h, &err);
     uint64_t dt = serve_clock_ns() - t0;
+    serve_model_metrics_set_load_duration(h->metrics, dt);
     pthread_rwlock_wrlock(&mm->table);
     h->load_ns = dt;
     pthread_rwlock_unlock(&mm->table);
     if (st) {
-        log_error("failed to load model '%s' version %lld: %s", h->name, (long long)h->version,
-                  err.msg);
+        log_load_event(h, dt, err.msg);
         version_set_state(mm, h, SERVE_MODEL_FAILED, err.msg);
         return;
     }
     version_set_state(mm, h, SERVE_MODEL_READY, NULL);
-    log_info("loaded model '%s' version %lld in %.1f ms (%d instance(s), %d thread(s) each)",
-             h->name, (long long)h->version, (double)dt / 1e6,
-             serve_scheduler_instance_count(h->sched), serve_scheduler_threads_per_instance(h->sched));
+    log_load_event(h, dt, NULL);
 }
 
 static void *loader_main(void *arg) {
@@ -321,6 +357,7 @@ status serve_manager_create(const serve_manager_options *opts, serve_manager **o
     pthread_condattr_destroy(&ca);
     mm->backends = opts->backends;
     mm->threads_per_instance = opts->threads_per_instance;
+    mm->metrics = opts->metrics;
     if (!(mm->repository = strdup(opts->repository))) {
         st = mm_oom(err);
         goto fail;
@@ -484,12 +521,15 @@ status serve_manager_acquire(serve_manager *mm, const char *name, int64_t versio
 
 void serve_model_handle_submit(serve_model_handle *h, serve_request *r) {
     errinfo err;
+    /* Set before validating, so invalid requests count and log against
+     * the version that refused them. */
+    r->model_version = h->version;
+    r->metrics = h->metrics;
     status st = serve_request_validate(r, h->meta, &err);
     if (st) {
         serve_request_complete(r, st, err.msg);
         return;
     }
-    r->model_version = h->version;
     serve_scheduler_submit(h->sched, r);
 }
 

@@ -68,6 +68,8 @@ typedef struct serve_manager_options {
                                                must outlive the manager */
     int load_threads;                       /* 0 = min(versions, cores) */
     int threads_per_instance;               /* 0 = cores / instances */
+    struct serve_metrics *metrics;          /* series per version (serve_metrics.h);
+                                               NULL = none; must outlive the manager */
 } serve_manager_options;
 
 /* Scans the repository and starts loading in the background; returns at

@@ -1,54 +1,22 @@
-/* scheduler.c -- FIFO queue, worker threads, the batcher step, execution.
+/* scheduler.c -- life cycle, intake, the timeout timer, workers, warmup.
  *
- * One mutex guards the queue and the stopping flag; workers sleep on one
- * condition variable. Counters are atomics so metrics never take the lock.
- * Requests are completed outside the lock: a completion callback may do
- * anything except destroy this scheduler. */
-#include "scheduler.h"
-
-#include <pthread.h>
+ * The batcher step (batcher.c) and the execution of a batch (batch_exec.c)
+ * live in their own files; scheduler_int.h has the shared layout and the
+ * locking rules. */
 #include <sched.h>
 #include <signal.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "../common/log.h"
-#include "infer_request_int.h"
+#include "scheduler_int.h"
 
-typedef struct sched_stats {
-    atomic_int_fast64_t queued, inflight;
-    atomic_uint_fast64_t success, failure, rejected, cancelled, timed_out;
-    atomic_uint_fast64_t executions, inferences, queue_ns, compute_ns;
-} sched_stats;
-
-typedef struct sched_worker {
-    struct serve_scheduler *s;
-    serve_backend_instance *inst;
-    pthread_t thread;
-    bool started;
-    int index;
-} sched_worker;
-
-struct serve_scheduler {
-    const serve_backend *be;
-    serve_backend_model *model;
-    const serve_model_meta *meta;
-    serve_scheduler_options opts;
-    char name[64];
-
-    pthread_mutex_t mu;
-    pthread_cond_t cv;             /* work arrived, or stopping */
-    serve_request *head, *tail;    /* the queue */
-    bool stopping;
-    bool joined;
-
-    sched_worker *workers;
-    int n_workers;
-    sched_stats stats;
-};
+/* The timer sweeps at most this often, so a queue of many requests with
+ * scattered deadlines costs one pass per millisecond, not one per deadline. */
+#define SCHED_TIMER_GRANULARITY_NS 1000000u
 
 int serve_cpu_count(void) {
     cpu_set_t set;
@@ -69,6 +37,8 @@ void serve_scheduler_options_from_config(serve_scheduler_options *o, const model
     if (!db->enabled) return;
     o->dynamic_batching = cfg->max_batch_size > 0;
     o->max_queue_delay_us = db->max_queue_delay_us;
+    o->preferred_batch_sizes = db->preferred_batch_sizes;
+    o->n_preferred = (int)db->n_preferred;
     o->max_queue_size = db->queue_policy.max_queue_size;
     /* DELAY runs a timed-out request anyway once nothing else waits; with
      * one priority level that is running it in turn, i.e. no timeout. */
@@ -80,8 +50,7 @@ void serve_scheduler_options_from_config(serve_scheduler_options *o, const model
 
 /* --- completion ---------------------------------------------------------------- */
 
-/* Completes r and keeps the counters. r may be gone when this returns. */
-static void sched_finish(serve_scheduler *s, serve_request *r, status st, const char *msg) {
+void sched_finish(serve_scheduler *s, serve_request *r, status st, const char *msg) {
     sched_stats *c = &s->stats;
     atomic_fetch_add(st ? &c->failure : &c->success, 1);
     if (st == STATUS_CANCELLED) atomic_fetch_add(&c->cancelled, 1);
@@ -90,7 +59,37 @@ static void sched_finish(serve_scheduler *s, serve_request *r, status st, const 
     atomic_fetch_sub(&c->inflight, 1);
 }
 
-/* --- the queue ------------------------------------------------------------------ */
+status sched_stale(const serve_request *r, uint64_t now) {
+    if (serve_request_is_cancelled(r)) return STATUS_CANCELLED;
+    if (r->deadline_ns && now >= r->deadline_ns) return STATUS_DEADLINE_EXCEEDED;
+    return STATUS_OK;
+}
+
+void sched_drop_chain(serve_scheduler *s, serve_request *r, uint64_t now) {
+    char msg[200];
+    while (r) {
+        serve_request *next = r->next;
+        r->next = NULL;
+        status st = sched_stale(r, now);
+        if (st == STATUS_CANCELLED)
+            snprintf(msg, sizeof msg, "request cancelled while queued for model %s", s->name);
+        else
+            snprintf(msg, sizeof msg, "request timed out after %.3f ms in the queue of model %s",
+                     (double)(now - r->timing.queue_start_ns) / 1e6, s->name);
+        sched_finish(s, r, st ? st : STATUS_INTERNAL, msg);
+        r = next;
+    }
+}
+
+void sched_unlink(serve_scheduler *s, serve_request *prev, serve_request *r) {
+    if (prev) prev->next = r->next;
+    else s->head = r->next;
+    if (s->tail == r) s->tail = prev;
+    r->next = NULL;
+    atomic_fetch_sub(&s->stats.queued, 1);
+}
+
+/* --- intake ---------------------------------------------------------------------- */
 
 static uint64_t sched_deadline(const serve_scheduler *s, const serve_request *r) {
     uint64_t us = s->opts.default_timeout_us;
@@ -126,128 +125,130 @@ void serve_scheduler_submit(serve_scheduler *s, serve_request *r) {
     s->tail = r;
     atomic_fetch_add(&s->stats.queued, 1);
     pthread_cond_signal(&s->cv);
+    if (r->deadline_ns && s->timer_started && (!s->reap_at || r->deadline_ns < s->reap_at)) {
+        s->reap_at = r->deadline_ns;
+        pthread_cond_signal(&s->timer_cv);
+    }
     pthread_mutex_unlock(&s->mu);
 }
 
-/* Pops the head, blocking while the queue is empty. NULL once stopping and
- * drained. */
-static serve_request *sched_pop(serve_scheduler *s) {
+/* --- the timeout timer ------------------------------------------------------------ */
+
+/* Unlinks every stale request; *next_deadline gets the earliest deadline
+ * left in the queue (0: none). Under mu. */
+static serve_request *sweep(serve_scheduler *s, uint64_t now, uint64_t *next_deadline) {
+    serve_request *dropped = NULL, **tail = &dropped;
+    serve_request *prev = NULL, *r = s->head;
+    *next_deadline = 0;
+    while (r) {
+        serve_request *next = r->next;
+        if (sched_stale(r, now)) {
+            sched_unlink(s, prev, r);
+            *tail = r;
+            tail = &r->next;
+        } else {
+            if (r->deadline_ns && (!*next_deadline || r->deadline_ns < *next_deadline))
+                *next_deadline = r->deadline_ns;
+            prev = r;
+        }
+        r = next;
+    }
+    return dropped;
+}
+
+/* Completes queued requests whose timeout passed (and cancelled ones it
+ * meets) while every worker may be busy, so a 504 is prompt. */
+static void *sched_timer_main(void *arg) {
+    serve_scheduler *s = arg;
+    char tname[16];
+    snprintf(tname, sizeof tname, "t:%.13s", s->name);
+    pthread_setname_np(pthread_self(), tname);
+    uint64_t last = 0;
     pthread_mutex_lock(&s->mu);
-    while (!s->head && !s->stopping) pthread_cond_wait(&s->cv, &s->mu);
-    serve_request *r = s->head;
-    if (r) {
-        s->head = r->next;
-        if (!s->head) s->tail = NULL;
-        r->next = NULL;
-        atomic_fetch_sub(&s->stats.queued, 1);
-    }
-    pthread_mutex_unlock(&s->mu);
-    return r;
-}
-
-/* Completes a dequeued request that must not run; true if it was dropped. */
-static bool sched_drop_if_stale(serve_scheduler *s, serve_request *r, uint64_t now) {
-    char msg[200];
-    if (serve_request_is_cancelled(r)) {
-        snprintf(msg, sizeof msg, "request cancelled while queued for model %s", s->name);
-        sched_finish(s, r, STATUS_CANCELLED, msg);
-        return true;
-    }
-    if (r->deadline_ns && now > r->deadline_ns) {
-        snprintf(msg, sizeof msg, "request timed out after %.3f ms in the queue of model %s",
-                 (double)(now - r->timing.queue_start_ns) / 1e6, s->name);
-        sched_finish(s, r, STATUS_DEADLINE_EXCEEDED, msg);
-        return true;
-    }
-    return false;
-}
-
-/* The batcher step: the next unit of work, at most `cap` requests. Today a
- * batch is one request. Issue 3's dynamic batcher gathers more here: up to
- * max_batch_size requests whose non-batch shapes match, waiting at most
- * max_queue_delay_us for the batch to fill. Returns 0 when the scheduler
- * has stopped and the queue is drained. */
-static int sched_next_batch(serve_scheduler *s, serve_request **batch, int cap) {
-    (void)cap;
-    for (;;) {
-        serve_request *r = sched_pop(s);
-        if (!r) return 0;
-        uint64_t now = serve_clock_ns();
-        r->timing.queue_end_ns = now;
-        if (sched_drop_if_stale(s, r, now)) continue;
-        batch[0] = r;
-        return 1;
-    }
-}
-
-/* --- execution ------------------------------------------------------------------- */
-
-/* Rewrites each output from the backend's shape to the client's (reshape)
- * and moves it into the request. */
-static status sched_store_outputs(serve_scheduler *s, serve_request *r, serve_tensor *outs,
-                                  int n, errinfo *err) {
-    status st = STATUS_OK;
-    for (int i = 0; i < n; i++) {
-        if (st) {
-            s->be->tensor_release(&outs[i]);
+    while (!s->stopping) {
+        uint64_t now = serve_clock_ns(), next;
+        serve_request *dropped = sweep(s, now, &next);
+        last = now;
+        if (dropped) { /* the queue may change meanwhile: sweep again */
+            pthread_mutex_unlock(&s->mu);
+            sched_drop_chain(s, dropped, now);
+            pthread_mutex_lock(&s->mu);
             continue;
         }
-        int k = serve_meta_find_output(s->meta, outs[i].name);
-        if (k >= 0) {
-            engine_shape client;
-            st = serve_meta_map_shape(&s->meta->outputs[k], s->meta->max_batch_size, 0,
-                                      &outs[i].shape, &client, err);
-            if (st) {
-                s->be->tensor_release(&outs[i]);
-                continue;
-            }
-            outs[i].shape = client;
+        if (next && next < last + SCHED_TIMER_GRANULARITY_NS) next = last + SCHED_TIMER_GRANULARITY_NS;
+        s->reap_at = next;
+        if (!next) {
+            pthread_cond_wait(&s->timer_cv, &s->mu);
+            continue;
         }
-        st = serve_request_take_output(r, &outs[i], s->be->tensor_release, err);
+        struct timespec ts = {.tv_sec = (time_t)(next / 1000000000u),
+                              .tv_nsec = (long)(next % 1000000000u)};
+        pthread_cond_timedwait(&s->timer_cv, &s->mu, &ts);
     }
-    return st;
+    pthread_mutex_unlock(&s->mu);
+    return NULL;
 }
 
-/* Runs one request on this worker's instance and completes it. */
-static void sched_execute_one(sched_worker *w, serve_request *r) {
+/* --- workers ------------------------------------------------------------------------ */
+
+/* Executes the batch the batcher handed over and completes its requests. */
+static void sched_run_batch(sched_worker *w, int n) {
     serve_scheduler *s = w->s;
-    const serve_model_meta *m = s->meta;
+    serve_request **batch = w->batch;
     errinfo err = {{0}};
-    status st = STATUS_OK;
-    int n_in = r->n_inputs;
-    int n_out = r->n_wanted ? r->n_wanted : m->n_outputs;
-    serve_tensor *ins = calloc((size_t)(n_in ? n_in : 1), sizeof *ins);
-    serve_tensor *outs = calloc((size_t)(n_out ? n_out : 1), sizeof *outs);
-    const char **wanted = calloc((size_t)(n_out ? n_out : 1), sizeof *wanted);
-    if (!ins || !outs || !wanted) {
-        st = status_fail(&err, STATUS_NO_MEMORY, "out of memory preparing an execution");
-        goto done;
+    status st = sched_execute(w, batch, n, &err);
+    const sched_run *run = &w->run;
+    if (run->compute_start_ns) {
+        uint64_t dt = run->compute_end_ns - run->compute_start_ns, queued = 0;
+        for (int i = 0; i < n; i++) {
+            batch[i]->timing.compute_start_ns = run->compute_start_ns;
+            batch[i]->timing.compute_end_ns = run->compute_end_ns;
+            queued += batch[i]->timing.queue_end_ns - batch[i]->timing.queue_start_ns;
+        }
+        atomic_fetch_add(&s->stats.executions, 1);
+        atomic_fetch_add(&s->stats.inferences, (uint64_t)run->samples);
+        atomic_fetch_add(&s->stats.compute_ns, dt);
+        atomic_fetch_add(&s->stats.queue_ns, queued);
+        if (s->opts.on_execution) s->opts.on_execution(s->opts.observer_ctx, (int)run->samples, dt);
     }
-    for (int i = 0; i < n_in && !st; i++) {
-        ins[i] = r->inputs[i].t;
-        int k = serve_meta_find_input(m, ins[i].name);
-        if (k >= 0)
-            st = serve_meta_map_shape(&m->inputs[k], m->max_batch_size, 1, &r->inputs[i].t.shape,
-                                      &ins[i].shape, &err);
+    if (!st) st = sched_scatter(w, batch, n, &err);
+    else sched_run_release(w);
+    for (int i = 0; i < n; i++) sched_finish(s, batch[i], st, st ? err.msg : NULL);
+}
+
+/* Runs every warmup sample on this worker's instance; reports to create. */
+static void sched_warm(sched_worker *w) {
+    serve_scheduler *s = w->s;
+    status fatal = STATUS_OK;
+    errinfo ferr = {{0}};
+    for (int i = 0; i < s->opts.n_warmup && !fatal; i++) {
+        const serve_warmup_sample *ws = &s->opts.warmup[i];
+        serve_request *r = ws->request;
+        for (int c = 0; c < (ws->count > 0 ? ws->count : 1); c++) {
+            errinfo err = {{0}};
+            status st = sched_execute(w, &r, 1, &err);
+            sched_run_release(w);
+            if (!st) continue;
+            if (ws->advisory) {
+                log_warn("model %s: warmup sample '%s' failed on instance %d; its shapes were "
+                         "guessed (symbolic dims set to 1), so the version loads anyway: %s",
+                         s->name, ws->name, w->index, err.msg);
+            } else {
+                fatal = st;
+                snprintf(ferr.msg, sizeof ferr.msg, "warmup sample '%s' failed on instance %d: %s",
+                         ws->name, w->index, err.msg);
+            }
+            break;
+        }
     }
-    if (st) goto done;
-    for (int i = 0; i < n_out; i++) wanted[i] = r->n_wanted ? r->wanted[i] : m->outputs[i].name;
-
-    r->timing.compute_start_ns = serve_clock_ns();
-    st = s->be->execute(w->inst, ins, n_in, wanted, n_out, outs, &err);
-    r->timing.compute_end_ns = serve_clock_ns();
-
-    int64_t batch = m->max_batch_size > 0 && n_in && ins[0].shape.rank > 0 ? ins[0].shape.dims[0] : 1;
-    atomic_fetch_add(&s->stats.executions, 1);
-    atomic_fetch_add(&s->stats.inferences, (uint64_t)batch);
-    atomic_fetch_add(&s->stats.compute_ns, r->timing.compute_end_ns - r->timing.compute_start_ns);
-    atomic_fetch_add(&s->stats.queue_ns, r->timing.queue_end_ns - r->timing.queue_start_ns);
-    if (!st) st = sched_store_outputs(s, r, outs, n_out, &err);
-done:
-    free(ins);
-    free(outs);
-    free(wanted);
-    sched_finish(s, r, st, st ? err.msg : NULL);
+    pthread_mutex_lock(&s->mu);
+    if (fatal && !s->warm_status) {
+        s->warm_status = fatal;
+        s->warm_err = ferr;
+    }
+    s->warm_pending--;
+    pthread_cond_broadcast(&s->warm_cv);
+    pthread_mutex_unlock(&s->mu);
 }
 
 static void *sched_worker_main(void *arg) {
@@ -258,32 +259,75 @@ static void *sched_worker_main(void *arg) {
     size_t used = strlen(tname);
     snprintf(tname + used, sizeof tname - used, "%.11s", s->name);
     pthread_setname_np(pthread_self(), tname);
-    serve_request *batch[1];
+    sched_warm(w);
     int n;
-    while ((n = sched_next_batch(s, batch, 1)) > 0)
-        for (int i = 0; i < n; i++) sched_execute_one(w, batch[i]);
+    while ((n = sched_next_batch(w, w->batch)) > 0) sched_run_batch(w, n);
     return NULL;
 }
 
 /* --- life cycle ---------------------------------------------------------------- */
 
+static void cond_init_monotonic(pthread_cond_t *cv) {
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(cv, &ca);
+    pthread_condattr_destroy(&ca);
+}
+
+/* Starts the workers (which warm up first) and waits for their warmup. */
 static status sched_start_workers(serve_scheduler *s, errinfo *err) {
     /* Workers take no signals: the main thread handles SIGTERM/SIGINT. */
     sigset_t all, old;
     sigfillset(&all);
     pthread_sigmask(SIG_BLOCK, &all, &old);
     status st = STATUS_OK;
+    uint64_t t0 = serve_clock_ns();
+    pthread_mutex_lock(&s->mu);
+    s->warm_pending = s->n_workers;
+    pthread_mutex_unlock(&s->mu);
     for (int i = 0; i < s->n_workers; i++) {
         int rc = pthread_create(&s->workers[i].thread, NULL, sched_worker_main, &s->workers[i]);
         if (rc) {
             st = status_fail(err, STATUS_INTERNAL, "model %s: cannot start worker %d: %s", s->name,
                              i, strerror(rc));
+            pthread_mutex_lock(&s->mu);
+            s->warm_pending -= s->n_workers - i;
+            pthread_mutex_unlock(&s->mu);
             break;
         }
         s->workers[i].started = true;
     }
+    pthread_mutex_lock(&s->mu);
+    while (s->warm_pending > 0) pthread_cond_wait(&s->warm_cv, &s->mu);
+    if (!st && s->warm_status) st = status_fail(err, s->warm_status, "%s", s->warm_err.msg);
+    pthread_mutex_unlock(&s->mu);
+    if (!st && s->opts.n_warmup)
+        log_verbose("model %s: warmup of %d sample(s) on %d instance(s) took %.1f ms", s->name,
+                    s->opts.n_warmup, s->n_workers, (double)(serve_clock_ns() - t0) / 1e6);
+    if (!st && (s->opts.default_timeout_us || s->opts.allow_timeout_override)) {
+        int rc = pthread_create(&s->timer, NULL, sched_timer_main, s);
+        if (rc) st = status_fail(err, STATUS_INTERNAL, "model %s: cannot start the timeout timer: %s",
+                                 s->name, strerror(rc));
+        else s->timer_started = true;
+    }
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     return st;
+}
+
+/* Batching limits: max_requests is how many requests one batch may hold
+ * (each has at least one sample, so it is the sample limit too). */
+static status sched_set_batching(serve_scheduler *s, const serve_scheduler_options *o, errinfo *err) {
+    int mbs = s->meta->max_batch_size;
+    if (o->max_batch_size > 0 && o->max_batch_size < mbs) mbs = o->max_batch_size;
+    s->max_requests = o->dynamic_batching && mbs > 1 ? mbs : 1;
+    if (o->n_preferred <= 0 || s->max_requests <= 1) return STATUS_OK;
+    s->preferred = malloc((size_t)o->n_preferred * sizeof *s->preferred);
+    if (!s->preferred) return status_fail(err, STATUS_NO_MEMORY, "out of memory creating a scheduler");
+    for (int i = 0; i < o->n_preferred; i++)
+        if (o->preferred_batch_sizes[i] > 0 && o->preferred_batch_sizes[i] <= s->max_requests)
+            s->preferred[s->n_preferred++] = o->preferred_batch_sizes[i];
+    return STATUS_OK;
 }
 
 status serve_scheduler_create(const serve_backend *be, serve_backend_model *model,
@@ -298,14 +342,18 @@ status serve_scheduler_create(const serve_backend *be, serve_backend_model *mode
     s->meta = meta;
     s->opts = *opts;
     s->opts.name = NULL;
+    s->opts.preferred_batch_sizes = NULL;
     snprintf(s->name, sizeof s->name, "%s", opts->name ? opts->name : "?");
     pthread_mutex_init(&s->mu, NULL);
-    pthread_cond_init(&s->cv, NULL);
+    cond_init_monotonic(&s->cv);
+    cond_init_monotonic(&s->timer_cv);
+    pthread_cond_init(&s->warm_cv, NULL);
     s->n_workers = opts->instances > 0 ? opts->instances : 1;
     if (s->opts.threads_per_instance <= 0) {
         int t = serve_cpu_count() / s->n_workers;
         s->opts.threads_per_instance = t > 0 ? t : 1;
     }
+    if ((st = sched_set_batching(s, opts, err))) goto fail;
     s->workers = calloc((size_t)s->n_workers, sizeof *s->workers);
     if (!s->workers) {
         st = status_fail(err, STATUS_NO_MEMORY, "out of memory creating a scheduler");
@@ -313,16 +361,22 @@ status serve_scheduler_create(const serve_backend *be, serve_backend_model *mode
     }
     serve_instance_options io = {.threads = s->opts.threads_per_instance};
     for (int i = 0; i < s->n_workers; i++) {
-        s->workers[i].s = s;
-        s->workers[i].index = i;
-        if ((st = be->instance_create(model, &io, &s->workers[i].inst, err))) {
+        sched_worker *w = &s->workers[i];
+        w->s = s;
+        w->index = i;
+        if ((st = sched_worker_scratch_init(w, err))) goto fail;
+        if ((st = be->instance_create(model, &io, &w->inst, err))) {
             status_wrap(err, st, "instance %d", i);
             goto fail;
         }
     }
-    if ((st = sched_start_workers(s, err))) goto fail;
-    log_verbose("model %s: %d instance(s), %d intra-op thread(s) each", s->name, s->n_workers,
-                s->opts.threads_per_instance);
+    st = sched_start_workers(s, err);
+    s->opts.warmup = NULL; /* the caller's; not needed any more */
+    s->opts.n_warmup = 0;
+    if (st) goto fail;
+    log_verbose("model %s: %d instance(s), %d intra-op thread(s) each, %s", s->name, s->n_workers,
+                s->opts.threads_per_instance,
+                s->max_requests > 1 ? "dynamic batching" : "one request at a time");
     *out = s;
     return STATUS_OK;
 fail:
@@ -336,8 +390,10 @@ void serve_scheduler_shutdown(serve_scheduler *s) {
     bool join = !s->joined;
     s->joined = true;
     pthread_cond_broadcast(&s->cv);
+    pthread_cond_broadcast(&s->timer_cv);
     pthread_mutex_unlock(&s->mu);
     if (!join) return;
+    if (s->timer_started) pthread_join(s->timer, NULL);
     for (int i = 0; s->workers && i < s->n_workers; i++)
         if (s->workers[i].started) pthread_join(s->workers[i].thread, NULL);
 }
@@ -345,8 +401,14 @@ void serve_scheduler_shutdown(serve_scheduler *s) {
 void serve_scheduler_destroy(serve_scheduler *s) {
     if (!s) return;
     serve_scheduler_shutdown(s);
-    for (int i = 0; s->workers && i < s->n_workers; i++) s->be->instance_destroy(s->workers[i].inst);
+    for (int i = 0; s->workers && i < s->n_workers; i++) {
+        s->be->instance_destroy(s->workers[i].inst);
+        if (s->workers[i].s) sched_worker_scratch_free(&s->workers[i]);
+    }
     free(s->workers);
+    free(s->preferred);
+    pthread_cond_destroy(&s->warm_cv);
+    pthread_cond_destroy(&s->timer_cv);
     pthread_cond_destroy(&s->cv);
     pthread_mutex_destroy(&s->mu);
     free(s);

@@ -244,8 +244,14 @@ t0=$(date +%s.%N)
 if has_flag --drain-delay-secs; then
     # During the drain delay readiness must already say 503 while the server
     # still answers, so load balancers take it out before it stops listening.
-    code=$(curl -s -o /dev/null -w '%{http_code}' "$URL/v2/health/ready")
+    for _ in $(seq 1 20); do
+        code=$(curl -s -o /dev/null -w '%{http_code}' "$URL/v2/health/ready")
+        [ "$code" = 503 ] && break
+        sleep 0.05
+    done
     check "readiness is 503 right after SIGTERM (got $code)" test "$code" = 503
+    answer=$(curl -sf -d @examples/requests/digits.json "$URL/v2/models/digits/infer")
+    check "still answers inferences during the drain delay" grep -q '"outputs"' <<<"$answer"
 fi
 timeout 40 "${P[@]}" wait "$NAME" >/dev/null 2>&1
 t1=$(date +%s.%N)

@@ -10,6 +10,8 @@
 #                k8s.io/kubernetes@$K8S_VERSION's api/openapi-spec/swagger.json
 #   CRD schemas  from the CRD YAMLs in the prometheus-operator, KEDA, Argo
 #                Rollouts, KServe and Knative Serving modules (versions below)
+#   Compose      the compose-spec JSON schema from Docker Compose's own loader
+#                module, github.com/compose-spec/compose-go/v2
 #
 # Binaries land in .tools/bin, schemas in .tools/schemas (gitignored). A copy
 # is also kept in $INFERD_TEST_CACHE/tools (default /var/cache/inferd-test), so
@@ -17,7 +19,7 @@
 # takes minutes to compile on two cores, a copy takes a second.
 #
 # Prints KEY=VALUE lines for the tests: HELM, KUBECONFORM, K8S_SCHEMAS,
-# CRD_SCHEMAS, KUBE_VERSION.
+# CRD_SCHEMAS, KUBE_VERSION, COMPOSE_SCHEMA.
 set -euo pipefail
 
 cd "$(dirname "$0")/../.."
@@ -31,6 +33,7 @@ KEDA_VERSION=v2.17.0
 ARGO_ROLLOUTS_VERSION=v1.8.3
 KSERVE_VERSION=v0.15.0
 KNATIVE_SERVING_VERSION=v0.45.0
+COMPOSE_GO_VERSION=v2.16.2
 
 TOOLS=$ROOT/.tools
 CACHE=${INFERD_TEST_CACHE:-/var/cache/inferd-test}/tools
@@ -105,3 +108,4 @@ echo "KUBECONFORM=$TOOLS/bin/kubeconform"
 echo "K8S_SCHEMAS=$TOOLS/schemas/kubernetes-$K8S_VERSION"
 echo "CRD_SCHEMAS=$TOOLS/schemas/crds"
 echo "KUBE_VERSION=${K8S_VERSION#v}"
+echo "COMPOSE_SCHEMA=$(mod_dir "github.com/compose-spec/compose-go/v2@$COMPOSE_GO_VERSION")/schema/compose-spec.json"

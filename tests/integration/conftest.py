@@ -7,10 +7,13 @@ repository, and small HTTP helpers.
 `server` is one inferd shared by the whole session, serving
 models.MAIN_REPO_MODELS; tests that need another repository or other flags
 start their own with `start_server(repo, *flags)`. Every server is started as
-`$INFERD_BIN serve --model-repository REPO --http-port PORT` on a free
-loopback port; its stdout+stderr go to a log file, which is attached to the
-report of any failing test that used it. At the end it gets SIGTERM (then
-SIGKILL), and a sanitizer report or a crash in its log fails the test run.
+`$INFERD_BIN serve --model-repository REPO --http-port PORT --grpc-port GPORT`
+and --metrics-port MPORT on free loopback ports (a test that passes its own
+--grpc-port or --metrics-port, e.g. -1 to turn one off, keeps it;
+`server.grpc_port` and `server.metrics_port` say which); its stdout+stderr
+go to a log file, which is attached to the report of any failing test that
+used it. At the end it gets SIGTERM (then SIGKILL), and a sanitizer report
+or a crash in its log fails the test run.
 
 Environment: INFERD_BIN (default build/inferd), INFERD_SANITIZED=1 for the
 slower ASan+UBSan build (longer start-up timeouts).
@@ -74,9 +77,20 @@ class Server:
         self.repo = str(repo)
         self.port = free_port()
         self.name = name
+        flags = [str(f) for f in flags]
+        if "--grpc-port" in flags:
+            self.grpc_port = int(flags[flags.index("--grpc-port") + 1])
+        else:
+            self.grpc_port = free_port()
+            flags = ["--grpc-port", str(self.grpc_port)] + flags
+        if "--metrics-port" in flags:
+            self.metrics_port = int(flags[flags.index("--metrics-port") + 1])
+        else:
+            self.metrics_port = free_port()
+            flags = ["--metrics-port", str(self.metrics_port)] + flags
         fd, self.log_path = tempfile.mkstemp(prefix="inferd-%s-" % name, suffix=".log")
         self.cmd = [INFERD_BIN, "serve", "--model-repository", self.repo,
-                    "--http-port", str(self.port)] + [str(f) for f in flags]
+                    "--http-port", str(self.port)] + flags
         with os.fdopen(fd, "w") as log:
             log.write("$ %s\n" % " ".join(self.cmd))
             log.flush()
