@@ -31,7 +31,7 @@ deps-test:
 	@scripts/install-deps.sh test
 
 build: deps
-	cmake -S . -B $(BUILD_DIR) -DINFERD_WERROR=ON
+	cmake -S . -B $(BUILD_DIR) -DINFERD_WERROR=ON -DINFERD_SANITIZE=OFF -DINFERD_FUZZ=OFF
 	cmake --build $(BUILD_DIR) -j$(JOBS)
 
 serve: build

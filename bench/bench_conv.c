@@ -107,14 +107,16 @@ int main(int argc, char **argv) {
             const layer *l = &resnet50[i];
             conv_geom g = square(l->c, l->m, l->h, l->k, l->stride, 1);
             double tg, t = bench_one(&g, threads, &tg);
-            printf("%4lld->%-4lld %3lldx%-3lld k%lld s%lld x%lld: %7.3f ms %6.1f GFLOP/s (sgemm %6.1f)\n",
+            printf("%4lld->%-4lld %3lldx%-3lld k%lld s%lld x%lld: %7.3f ms %6.1f GFLOP/s "
+                   "(sgemm %6.1f)\n",
                    (long long)l->c, (long long)l->m, (long long)l->h, (long long)l->h,
                    (long long)l->k, (long long)l->stride, (long long)l->count, t * 1e3,
                    gflops(&g, t), gflops(&g, tg));
             total += t * l->count;
             total_g += tg * l->count;
         }
-        printf("resnet50 convolutions, %d threads: %.2f ms (bare sgemm of the same shapes %.2f ms)\n",
+        printf("resnet50 convolutions, %d threads: %.2f ms (bare sgemm of the same shapes "
+               "%.2f ms)\n",
                threads, total * 1e3, total_g * 1e3);
         return 0;
     }

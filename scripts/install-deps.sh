@@ -4,7 +4,8 @@
 #   scripts/install-deps.sh build   # compiler, CMake, oneDNN: enough for `make`
 #   scripts/install-deps.sh test    # + clang/libFuzzer, ONNX test data, Python
 #                                   #   (torch, onnx, sklearn) and a .venv with
-#                                   #   onnxruntime, tritonclient, pytest
+#                                   #   onnxruntime, tritonclient, pytest; and
+#                                   #   grpc-health-probe + grpcurl (go install)
 #   scripts/install-deps.sh deploy  # only the deployment tests' packages (below);
 #                                   #   `test` installs them too
 #
@@ -20,9 +21,10 @@ mode=${1:-build}
 
 # Packages for `make`: the C toolchain, CMake + pkg-config, oneDNN (sgemm and
 # convolution primitives; it pulls in libgomp, which the engine's OpenMP uses),
-# and the gRPC C core with protobuf-c and its compiler for the gRPC frontend.
+# the gRPC C core with protobuf-c and its compiler for the gRPC frontend, and
+# libcrypto (libssl-dev) for the SHA-256 of sha256sums checks.
 APT_BUILD=(build-essential cmake pkg-config libdnnl-dev
-           libgrpc-dev libprotobuf-c-dev protobuf-c-compiler)
+           libgrpc-dev libprotobuf-c-dev protobuf-c-compiler libssl-dev)
 
 # Packages for `make test`: clang + its runtimes for the libFuzzer build (and
 # libomp because the engine is built with OpenMP), curl for the integration
@@ -106,6 +108,41 @@ venv_ensure() {
     printf '%s\n' "$want" > "$stamp"
 }
 
+# --- gRPC test tools (tests/integration/test_grpc.py) -------------------------
+# grpc-health-probe and grpcurl are not packaged in Debian 12: built with
+# `go install` from the Go module proxy at pinned versions into .tools/bin
+# (gitignored), with a copy in $INFERD_TEST_CACHE/tools so a fresh clone on
+# the same machine copies instead of rebuilding (grpcurl takes minutes).
+GRPC_TOOLS=("grpc-health-probe github.com/grpc-ecosystem/grpc-health-probe v0.4.61"
+            "grpcurl github.com/fullstorydev/grpcurl/cmd/grpcurl v1.9.4")
+
+grpc_tools_ensure() {
+    local entry name pkg version bin stamp cached go
+    local cache=${INFERD_TEST_CACHE:-/var/cache/inferd-test}/tools
+    mkdir -p .tools/bin
+    mkdir -p "$cache" 2>/dev/null || cache=.tools/cache
+    mkdir -p "$cache"
+    go=$(command -v go || echo /usr/local/go/bin/go)
+    for entry in "${GRPC_TOOLS[@]}"; do
+        read -r name pkg version <<<"$entry"
+        bin=.tools/bin/$name stamp=.tools/bin/.$name.version cached=$cache/$name-$version
+        if [ -x "$bin" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$version" ]; then
+            continue
+        fi
+        if [ -x "$cached" ]; then
+            cp "$cached" "$bin"
+        elif [ -x "$go" ]; then
+            say "grpc tools: go install $pkg@$version (first run only)"
+            GOBIN=$PWD/.tools/bin "$go" install "$pkg@$version"
+            cp "$bin" "$cached.tmp" && mv "$cached.tmp" "$cached"
+        else
+            say "grpc tools: no go on PATH; cannot build $name (its tests will fail)"
+            continue
+        fi
+        printf '%s\n' "$version" > "$stamp"
+    done
+}
+
 case "$mode" in
     build)
         apt_ensure "${APT_BUILD[@]}"
@@ -113,6 +150,7 @@ case "$mode" in
     test)
         apt_ensure "${APT_BUILD[@]}" "${APT_TEST[@]}" "${APT_DEPLOY[@]}"
         venv_ensure
+        grpc_tools_ensure
         ;;
     deploy)
         apt_ensure "${APT_DEPLOY[@]}"

@@ -243,7 +243,7 @@ fi
 
 suite_start=$SECONDS
 
-wants build            && stage_build build build
+wants build            && stage_build build build -DINFERD_SANITIZE=OFF -DINFERD_FUZZ=OFF
 wants unit             && stage_ctest unit build
 wants conformance      && stage_conformance conformance build "$CONFORMANCE_DIRS"
 wants models           && stage_pytest models build tests/model_compare
@@ -251,7 +251,7 @@ wants integration      && stage_pytest integration build tests/integration
 wants deploy           && stage_pytest deploy build tests/deploy
 wants image            && stage_script image tests/deploy/image_test.sh
 
-wants asan-build && stage_build asan-build build-asan -DINFERD_SANITIZE=ON
+wants asan-build && stage_build asan-build build-asan -DINFERD_SANITIZE=ON -DINFERD_FUZZ=OFF
 if wants asan-unit || wants asan-conformance || wants asan-models || wants asan-integration; then
     sanitizer_env
     wants asan-unit        && stage_ctest asan-unit build-asan

@@ -3,8 +3,12 @@
  * Threads: the main thread runs the HTTP event loop; the gRPC server runs
  * its completion-queue thread; the model manager's loader threads load
  * versions in the background; each model instance has a worker thread.
- * SIGTERM/SIGINT make readiness (and gRPC health) fail at once and stop the
- * event loop; queued requests and gRPC calls finish before the process exits. */
+ * With --model-control-mode poll a poller thread rescans the repository;
+ * the manager's control and retire threads run explicit loads and unloads.
+ * SIGTERM/SIGINT drain (serve_drain.h): readiness (and gRPC health) fail at
+ * once, connections are accepted for --drain-delay-secs, then listening
+ * stops and everything in flight finishes before the process exits 0,
+ * within --exit-timeout-secs of the signal. */
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -19,7 +23,9 @@
 #include "http/metrics_server.h"
 #include "serve/backend.h"
 #include "serve/model_manager.h"
+#include "serve/repository_poll.h"
 #include "serve/serve_metrics.h"
+#include "serve_drain.h"
 
 typedef struct serve_cli {
     const char *model_repository;
@@ -32,18 +38,56 @@ typedef struct serve_cli {
     size_t max_request_bytes;
     int log_verbose;
     const char *log_format;
+    const char *model_control_mode;  /* none | poll | explicit */
+    int repository_poll_secs;
+    const char *load_model;          /* explicit mode: "a,b" or "*" */
+    int drain_delay_secs;
+    int exit_timeout_secs;
 } serve_cli;
+
+/* --load-model names (explicit mode), NULL-terminated. */
+#define MAX_STARTUP_MODELS 256
 
 /* How long in-flight gRPC calls (and open streams) get to finish on stop. */
 #define GRPC_STOP_GRACE_MS 30000
 
-static http_server *volatile signal_target;
-static kserve_rest *volatile signal_api;
+static volatile sig_atomic_t drain_armed;
 
 static void on_stop_signal(int sig) {
-    (void)sig;
-    if (signal_api) atomic_store(&signal_api->draining, 1);
-    if (signal_target) http_server_stop(signal_target);
+    if (!drain_armed) _exit(0); /* still starting: nothing to drain */
+    serve_drain_signal(sig);
+}
+
+/* The drain's hook for the gRPC port: stop accepting, finish the calls. */
+static void stop_grpc(void *ctx, int64_t ms_left) {
+    rpc_server_stop(ctx, ms_left > 0 ? ms_left : 0);
+}
+
+static status parse_control_mode(const char *text, serve_control_mode *out, errinfo *err) {
+    for (int m = SERVE_CONTROL_NONE; m <= SERVE_CONTROL_EXPLICIT; m++)
+        if (!strcmp(text, serve_control_mode_name((serve_control_mode)m))) {
+            *out = (serve_control_mode)m;
+            return STATUS_OK;
+        }
+    return status_fail(err, STATUS_INVALID_ARGUMENT,
+                       "flag '--model-control-mode': expected none, poll or explicit, got '%s'",
+                       text);
+}
+
+/* "a,b , c" -> {"a", "b", "c", NULL} in buf (names point into copy). */
+static status split_models(const char *text, char *copy, size_t cap, const char **names,
+                           errinfo *err) {
+    size_t n = 0;
+    if (snprintf(copy, cap, "%s", text ? text : "") >= (int)cap)
+        return status_fail(err, STATUS_INVALID_ARGUMENT, "flag '--load-model' is too long");
+    for (char *save = NULL, *t = strtok_r(copy, ", ", &save); t; t = strtok_r(NULL, ", ", &save)) {
+        if (n == MAX_STARTUP_MODELS)
+            return status_fail(err, STATUS_INVALID_ARGUMENT,
+                               "flag '--load-model': at most %d names", MAX_STARTUP_MODELS);
+        names[n++] = t;
+    }
+    names[n] = NULL;
+    return STATUS_OK;
 }
 
 static void install_signals(void) {
@@ -71,14 +115,12 @@ static status apply_log_options(const serve_cli *o, errinfo *err) {
     return STATUS_OK;
 }
 
-/* The registry and its /metrics port, bound before models load so their
- * load shows. Fails (logged) when the port cannot be bound. */
-static status start_metrics(const serve_cli *o, serve_metrics **reg, metrics_server **srv) {
+/* The /metrics port. Fails (logged) when the port cannot be bound. */
+static status start_metrics(const serve_cli *o, serve_metrics *reg, metrics_server **srv) {
     errinfo err;
-    status st = serve_metrics_create(reg, &err);
     metrics_server_options so = {.host = o->metrics_address, .port = o->metrics_port,
-                                 .metrics = *reg};
-    if (!st) st = metrics_server_start(&so, srv, &err);
+                                 .metrics = reg};
+    status st = metrics_server_start(&so, srv, &err);
     if (st) {
         log_error("metrics server: %s", err.msg);
         return st;
@@ -88,10 +130,12 @@ static status start_metrics(const serve_cli *o, serve_metrics **reg, metrics_ser
     return STATUS_OK;
 }
 
-static int serve_run(const serve_cli *o) {
+static int serve_run(const serve_cli *o, serve_control_mode mode, const char *const *startup) {
     static const serve_backend *const backends[] = {&serve_backend_onnx, NULL};
-    serve_manager_options mo = {.repository = o->model_repository, .backends = backends};
+    serve_manager_options mo = {.repository = o->model_repository, .backends = backends,
+                                .control_mode = mode, .startup_models = startup};
     serve_manager *mm = NULL;
+    serve_repo_poller *poller = NULL;
     serve_metrics *metrics = NULL;
     metrics_server *msrv = NULL;
     http_server *srv = NULL;
@@ -99,13 +143,18 @@ static int serve_run(const serve_cli *o) {
     kserve_rest api = {0};
     errinfo err;
     int rc = 1;
-    if (o->metrics_port >= 0 && start_metrics(o, &metrics, &msrv)) goto done;
+    /* The registry exists before loading starts, so every load shows. */
+    if (o->metrics_port >= 0 && serve_metrics_create(&metrics, &err)) {
+        log_error("metrics: %s", err.msg);
+        goto done;
+    }
     mo.metrics = metrics;
     if (serve_manager_create(&mo, &mm, &err)) {
         log_error("model repository %s: %s", o->model_repository, err.msg);
         goto done;
     }
     api.models = mm;
+    if (metrics && start_metrics(o, metrics, &msrv)) goto done;
     http_server_options ho = {.host = o->http_address, .port = o->http_port,
                               .max_request_bytes = o->max_request_bytes};
     if (http_server_create(&ho, kserve_rest_handle, &api, &srv, &err)) {
@@ -125,19 +174,36 @@ static int serve_run(const serve_cli *o) {
         log_info("gRPC (KServe v2, grpc.health.v1) listening on %s:%d", o->grpc_address,
                  rpc_server_port(grpc));
     }
-    signal_api = &api;
-    signal_target = srv;
+    if (mode == SERVE_CONTROL_POLL) {
+        if (serve_repo_poller_start(mm, o->repository_poll_secs, &poller, &err)) {
+            log_error("%s", err.msg);
+            goto done;
+        }
+        log_info("polling %s for changes every %d s", o->model_repository, o->repository_poll_secs);
+    }
+    serve_drain_options dopt = {.delay_secs = o->drain_delay_secs,
+                                .exit_timeout_secs = o->exit_timeout_secs,
+                                .draining = &api.draining, .http = srv,
+                                .stop_others = grpc ? stop_grpc : NULL, .others_ctx = grpc};
+    if (serve_drain_start(&dopt, &err)) {
+        log_error("%s", err.msg);
+        goto done;
+    }
+    drain_armed = 1;
     if (http_server_run(srv) == STATUS_OK) rc = 0;
-    signal_target = NULL;
     log_info("stopping: finishing queued requests");
+    serve_repo_poller_stop(poller);
+    poller = NULL;
     rpc_server_stop(grpc, GRPC_STOP_GRACE_MS);
 done:
+    serve_repo_poller_stop(poller);
     rpc_server_destroy(grpc);
     http_server_destroy(srv);
     serve_manager_destroy(mm);
     metrics_server_stop(msrv);
     serve_metrics_destroy(metrics);
-    signal_api = NULL;
+    serve_drain_finish();
+    if (!rc && serve_drain_signalled()) log_info("drained; exiting");
     return rc;
 }
 
@@ -145,7 +211,9 @@ int cmd_serve(int argc, char **argv) {
     serve_cli o = {.http_address = "0.0.0.0", .http_port = 8000,
                    .grpc_address = "0.0.0.0", .grpc_port = 8001,
                    .metrics_address = "0.0.0.0", .metrics_port = 8002,
-                   .max_request_bytes = HTTP_DEFAULT_MAX_REQUEST_BYTES, .log_format = "auto"};
+                   .max_request_bytes = HTTP_DEFAULT_MAX_REQUEST_BYTES, .log_format = "auto",
+                   .model_control_mode = "none", .repository_poll_secs = 15,
+                   .drain_delay_secs = 5, .exit_timeout_secs = 30};
     const flag flags[] = {
         {"model-repository", FLAG_STRING, &o.model_repository, "DIR",
          "model repository: DIR/<model>/<version>/model.onnx (required)"},
@@ -165,6 +233,20 @@ int cmd_serve(int argc, char **argv) {
          "verbose logging level: 0 none, 1 requests and details, 2 debug (default 0)"},
         {"log-format", FLAG_STRING, &o.log_format, "FMT",
          "auto, text or json; auto: text on a terminal, else JSON lines (default auto)"},
+        {"model-control-mode", FLAG_STRING, &o.model_control_mode, "MODE",
+         "none: load the repository at start; poll: also apply its changes while serving; "
+         "explicit: load --load-model at start, then POST /v2/repository/models/M/load|unload "
+         "(default none)"},
+        {"repository-poll-secs", FLAG_INT, &o.repository_poll_secs, "N",
+         "poll mode: seconds between repository scans (default 15)"},
+        {"load-model", FLAG_STRING, &o.load_model, "NAMES",
+         "explicit mode: models to load at start, comma-separated, or * for all (default none)"},
+        {"drain-delay-secs", FLAG_INT, &o.drain_delay_secs, "N",
+         "on SIGTERM/SIGINT: readiness fails at once, connections are still accepted for N s "
+         "so load balancers notice, then listening stops (default 5)"},
+        {"exit-timeout-secs", FLAG_INT, &o.exit_timeout_secs, "N",
+         "on SIGTERM/SIGINT: exit within N s of the signal; in-flight requests get until "
+         "then (default 30; keep Kubernetes' terminationGracePeriodSeconds above it)"},
     };
     int n = (int)(sizeof flags / sizeof flags[0]), help;
     errinfo err;
@@ -201,6 +283,28 @@ int cmd_serve(int argc, char **argv) {
         fprintf(stderr, "inferd serve: %s\n", err.msg);
         return 2;
     }
+    serve_control_mode mode = SERVE_CONTROL_NONE;
+    static char models_copy[8192];
+    static const char *startup[MAX_STARTUP_MODELS + 1];
+    if (parse_control_mode(o.model_control_mode, &mode, &err) ||
+        split_models(o.load_model, models_copy, sizeof models_copy, startup, &err)) {
+        fprintf(stderr, "inferd serve: %s\n", err.msg);
+        return 2;
+    }
+    if (o.load_model && mode != SERVE_CONTROL_EXPLICIT) {
+        fprintf(stderr, "inferd serve: flag '--load-model' needs --model-control-mode explicit\n");
+        return 2;
+    }
+    if (o.repository_poll_secs < 1) {
+        fprintf(stderr, "inferd serve: flag '--repository-poll-secs': expected at least 1, got %d\n",
+                o.repository_poll_secs);
+        return 2;
+    }
+    if (o.drain_delay_secs < 0 || o.exit_timeout_secs < o.drain_delay_secs) {
+        fprintf(stderr, "inferd serve: flags '--drain-delay-secs' (%d) and '--exit-timeout-secs' "
+                "(%d): expected 0 <= delay <= timeout\n", o.drain_delay_secs, o.exit_timeout_secs);
+        return 2;
+    }
     install_signals();
-    return serve_run(&o);
+    return serve_run(&o, mode, startup);
 }

@@ -2,8 +2,8 @@
  *
  * A frame holds the tensors of one graph execution: the main graph's frame
  * lives in the session, each subgraph call gets its own. Values are released
- * after their last reader, into the arena plan (see planner.h) when the
- * session has one for the current input shapes, or with free() otherwise. */
+ * after their last reader: into the session's arena plan (see planner.h)
+ * when they fit their planned slot, or with free() otherwise. */
 #include <omp.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -169,11 +169,11 @@ static void *output_memory(exec_ctx *x, int idx, size_t bytes, unsigned char *ki
     frame *f = x->f;
     engine_session *s = x->s;
     const value *val = &f->g->values[idx];
+    if (f->record && !val->is_output && bytes > s->recorded[idx]) s->recorded[idx] = bytes;
     if (f->planned && !val->is_output && bytes && s->plan.size[idx] >= bytes) {
         *kind = SLOT_ARENA;
         return s->plan.arena + s->plan.offset[idx];
     }
-    if (f->record && !val->is_output && bytes > s->recorded[idx]) s->recorded[idx] = bytes;
     *kind = SLOT_HEAP;
     return alloc_aligned(bytes);
 }
@@ -309,16 +309,22 @@ static void plan_clear(exec_plan *p, int n_values) {
     if (p->size) memset(p->size, 0, sizeof(size_t) * (size_t)n_values);
 }
 
-static int plan_matches(const exec_plan *p, const graph *g, const engine_tensor *inputs) {
-    if (!p->valid) return 0;
-    for (int i = 0; i < g->n_inputs; i++)
-        if (p->input_dtypes[i] != inputs[i].dtype || !shape_equal(&p->input_shapes[i], &inputs[i].shape))
-            return 0;
-    return 1;
+/* True when a value of the last run did not fit its slot (or there is no
+ * plan yet): the plan should grow. */
+static int plan_outgrown(const engine_session *s) {
+    if (!s->plan.valid) return 1;
+    for (int v = 0; v < s->g->n_values; v++)
+        if (s->recorded[v] > s->plan.size[v]) return 1;
+    return 0;
 }
 
-/* Lays out the sizes recorded by an unplanned run. Failing to plan is not an
- * error: runs just keep using malloc. */
+/* Lays out, for each intermediate value, the larger of its planned size and
+ * the size the last run recorded. Slots depend on lifetimes only, which are
+ * the same for every input shape, so a plan serves any shapes whose values
+ * fit: it grows to the largest run seen instead of being rebuilt whenever
+ * the shapes change (a dynamic batcher sends every batch size up to its
+ * maximum). Failing to plan is not an error: the old plan (or malloc)
+ * keeps serving. */
 static void plan_build(engine_session *s, const engine_tensor *inputs) {
     const graph *g = s->g;
     exec_plan *p = &s->plan;
@@ -326,14 +332,19 @@ static void plan_build(engine_session *s, const engine_tensor *inputs) {
     if (!items) return;
     for (int v = 0; v < g->n_values; v++) {
         const value *val = &g->values[v];
-        if (val->kind != VALUE_INTERMEDIATE || val->is_output || !s->recorded[v]) continue;
-        items[v].size = s->recorded[v];
+        size_t size = s->recorded[v];
+        if (p->valid && p->size[v] > size) size = p->size[v];
+        if (val->kind != VALUE_INTERMEDIATE || val->is_output || !size) continue;
+        items[v].size = size;
         items[v].first = val->producer;
         items[v].last = val->last_use > val->producer ? val->last_use : val->producer;
     }
     size_t total;
+    unsigned char *arena = NULL;
     if (planner_assign(items, g->n_values, &total) == 0 &&
-        (p->arena = aligned_alloc(EXEC_ALIGN, total ? total : EXEC_ALIGN)) != NULL) {
+        (arena = aligned_alloc(EXEC_ALIGN, total ? total : EXEC_ALIGN)) != NULL) {
+        free(p->arena);
+        p->arena = arena;
         for (int v = 0; v < g->n_values; v++) {
             p->size[v] = items[v].size;
             p->offset[v] = items[v].offset;
@@ -426,15 +437,12 @@ status engine_session_run(engine_session *s, const engine_tensor *inputs,
         f.kind[g->inputs[i]] = SLOT_BORROWED;
     }
     scratch_reset(&s->scratch);
-    f.planned = plan_matches(&s->plan, g, inputs);
-    if (!f.planned) {
-        plan_clear(&s->plan, g->n_values);
-        memset(s->recorded, 0, sizeof(size_t) * (size_t)g->n_values);
-        f.record = 1;
-    }
+    f.planned = s->plan.valid;
+    f.record = 1;
+    memset(s->recorded, 0, sizeof(size_t) * (size_t)g->n_values);
     status st = frame_run(s, &f, err);
     if (!st) st = frame_take_outputs(&f, outputs, err);
     frame_deinit(&f);
-    if (!st && f.record) plan_build(s, inputs);
+    if (!st && plan_outgrown(s)) plan_build(s, inputs);
     return st;
 }

@@ -1,8 +1,9 @@
 /* session.h -- per-instance execution state (private).
  *
  * A session owns everything a run writes: the activation arena laid out by
- * the planner for the last seen input shapes, the scratch stack, and the
- * sizes recorded during an unplanned run. exec.c walks the graph using it;
+ * the planner for the largest sizes seen so far (it serves any input shapes
+ * whose values fit, and grows when a run outgrows it), the scratch stack,
+ * and the sizes recorded during the last run. exec.c walks the graph using it;
  * the model it runs stays immutable. */
 #ifndef INFERD_SESSION_H
 #define INFERD_SESSION_H
@@ -11,7 +12,8 @@
 #include "graph.h"
 #include "scratch.h"
 
-/* The memory plan for one set of input shapes. */
+/* The memory plan: a slot per intermediate value (input_shapes and
+ * input_dtypes: those of the run that last grew it). */
 typedef struct exec_plan {
     int valid;
     engine_shape *input_shapes;     /* per graph input */
@@ -28,7 +30,7 @@ struct engine_session {
     int threads;
     scratch scratch;
     exec_plan plan;
-    size_t *recorded;               /* per value: bytes seen in the last unplanned run */
+    size_t *recorded;               /* per value: bytes seen in the last run */
 };
 
 #endif

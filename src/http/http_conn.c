@@ -210,7 +210,12 @@ void http_conn_close(http_conn *c) {
 
 /* The client left while its exchange is out. */
 static void conn_cancel(http_conn *c) {
-    atomic_store(&c->ex.cancelled, 1);
+    http_exchange *ex = &c->ex;
+    atomic_store(&ex->cancelled, 1);
+    pthread_mutex_lock(&ex->cancel_mu);
+    if (ex->on_cancel && !ex->responded) ex->on_cancel(ex->on_cancel_ctx);
+    ex->on_cancel = NULL;
+    pthread_mutex_unlock(&ex->cancel_mu);
     detach_socket(c);
     c->state = CONN_ZOMBIE;
 }
@@ -221,6 +226,7 @@ void http_conn_free(http_conn *c) {
     if (c->buf) http_server_buf_put(c->srv, c->buf, c->cap);
     free(c->hdrs);
     free(c->path);
+    pthread_mutex_destroy(&c->ex.cancel_mu);
     free(c);
 }
 
@@ -328,7 +334,8 @@ static void dispatch(http_conn *c, const char *body, size_t body_len) {
     ex->req.body = body;
     ex->req.body_len = body_len;
     atomic_store(&ex->cancelled, 0);
-    ex->responded = 0;
+    ex->responded = 0; /* no respond() can be running: the exchange was idle */
+    ex->on_cancel = NULL;
     ex->ready = 0;
     c->state = CONN_WAIT;
     evloop_timer_stop(s->loop, &c->timer);
@@ -686,6 +693,7 @@ http_conn *http_conn_create(http_server *s, int fd) {
     c->state = CONN_READ_HEAD;
     c->nul_at = SIZE_MAX;
     atomic_init(&c->ex.cancelled, 0);
+    pthread_mutex_init(&c->ex.cancel_mu, NULL);
     return c;
 }
 
@@ -709,11 +717,15 @@ void http_exchange_respond(http_exchange *ex, int status_code, const char *conte
                            const char *extra_headers, char *body, size_t len) {
     http_conn *c = HTTP_CONN_OF(ex);
     http_server *s = c->srv;
-    if (ex->responded) { /* a second answer is a caller bug; drop it */
+    pthread_mutex_lock(&ex->cancel_mu); /* waits for a running on_cancel hook */
+    int again = ex->responded;
+    ex->responded = 1;
+    ex->on_cancel = NULL;
+    pthread_mutex_unlock(&ex->cancel_mu);
+    if (again) { /* a second answer is a caller bug; drop it */
         free(body);
         return;
     }
-    ex->responded = 1;
     if (atomic_load(&ex->cancelled)) {
         free(body);
         body = NULL;
@@ -741,6 +753,15 @@ void http_exchange_respond(http_exchange *ex, int status_code, const char *conte
 
 int http_exchange_cancelled(const http_exchange *ex) {
     return atomic_load(&((http_exchange *)ex)->cancelled);
+}
+
+void http_exchange_on_cancel(http_exchange *ex, void (*fn)(void *ctx), void *ctx) {
+    pthread_mutex_lock(&ex->cancel_mu);
+    int gone = atomic_load(&ex->cancelled) && !ex->responded;
+    ex->on_cancel = gone ? NULL : fn;
+    ex->on_cancel_ctx = ctx;
+    if (gone && fn) fn(ctx);
+    pthread_mutex_unlock(&ex->cancel_mu);
 }
 
 const char *http_request_header(const http_request *r, const char *name) {

@@ -51,7 +51,10 @@ enum { HTTP_HEAD_INLINE = 320 };
 struct http_exchange {
     http_request req;
     atomic_int cancelled;   /* [any thread] */
-    int responded;          /* set by respond(); guards double calls */
+    int responded;          /* [cancel_mu] set by respond(); guards double calls */
+    pthread_mutex_t cancel_mu;        /* orders on_cancel against respond() */
+    void (*on_cancel)(void *ctx);     /* [cancel_mu] http_exchange_on_cancel */
+    void *on_cancel_ctx;
     int ready;              /* the response below is complete (loop thread) */
     http_exchange *next;    /* [qlock] response queue link */
     /* The response, filled in by respond() on the responding thread. */

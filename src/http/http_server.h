@@ -153,6 +153,21 @@ void http_exchange_respond(http_exchange *ex, int status_code, const char *conte
 /* 1 if the client disconnected while the exchange was out, so the work may
  * be skipped (respond() must still be called). Any thread, until respond. */
 int http_exchange_cancelled(const http_exchange *ex);
+/* Asks to be told when the client goes away while the exchange is out, so
+ * queued work can be dropped at once instead of polled for:
+ *
+ *     http_exchange_on_cancel(ex, cancel_work, work);   // before handing ex off
+ *     submit(work);                                      // respond() comes later
+ *
+ * fn(ctx) is called at most once, on the I/O thread (or right here, if the
+ * client is already gone), and never after respond() for this exchange has
+ * begun: respond() and fn are serialized by a lock per exchange, so once
+ * respond() returns, fn is neither running nor will it run, and ctx may be
+ * freed. fn runs under that lock: keep it short (mark the work cancelled)
+ * and do not call respond() from it. respond() must still be called. A
+ * second call replaces the first; fn NULL removes it. Any thread, until
+ * respond. */
+void http_exchange_on_cancel(http_exchange *ex, void (*fn)(void *ctx), void *ctx);
 
 /* "OK", "Not Found", ...; "Unknown" for codes it does not know. */
 const char *http_status_reason(int code);

@@ -215,7 +215,11 @@ status kserve_request_parse(const char *body, size_t len, const char *header_len
                    .has_header = header_length != NULL, .err = err};
     st = json_parse(body, json_len, NULL, &wire->doc, err);
     if (st) {
-        status_wrap(err, st, "malformed JSON in request body");
+        /* Binary tensors sent without the header look like trailing junk. */
+        if (!header_length && err && strstr(err->msg, "end of input after the value"))
+            status_wrap(err, st, "malformed JSON in request body (binary data after the JSON "
+                        "needs an " KSERVE_HEADER_LENGTH " header)");
+        else status_wrap(err, st, "malformed JSON in request body");
         return st;
     }
     if ((st = parse_json(&c, json_root(wire->doc), wire))) kserve_infer_wire_deinit(wire);

@@ -16,8 +16,13 @@
 /* What the completion callback needs, allocated per request. */
 typedef struct infer_call {
     http_exchange *ex;
+    serve_request *r;            /* for infer_cancel, until respond() */
     kserve_infer_wire wire;
 } infer_call;
+
+/* The client went away (I/O thread, before respond): its queued work is
+ * dropped instead of run. */
+static void infer_cancel(void *ctx) { serve_request_cancel(((infer_call *)ctx)->r); }
 
 static void respond_outputs(http_exchange *ex, const serve_request *r,
                             const kserve_infer_wire *wire) {
@@ -71,6 +76,8 @@ void kserve_infer(kserve_rest *api, http_exchange *ex, const http_request *req,
                                   serve_model_handle_meta(h), r, &call->wire, &err);
     if (st) goto fail;
     serve_request_set_callback(r, infer_done, call);
+    call->r = r;
+    http_exchange_on_cancel(ex, infer_cancel, call);
     serve_model_handle_submit(h, r);
     serve_model_handle_release(h);
     return;

@@ -9,6 +9,7 @@
 
 #include "common/json.h"
 #include "http/http_router.h"
+#include "http/kserve_repository.h"
 #include "http/tfserving_rest.h"
 #include "serve/datatype.h"
 
@@ -39,6 +40,11 @@ static char *error_body(const char *msg, size_t *len) {
 void kserve_respond_error(http_exchange *ex, status st, const char *msg) {
     size_t len;
     char *body = error_body(msg && msg[0] ? msg : status_message(st), &len);
+    if (body && st == STATUS_RESOURCE_EXHAUSTED) { /* 429, overload: say when to retry */
+        http_exchange_respond(ex, status_http_code(st), "application/json", "Retry-After: 1\r\n",
+                              body, len);
+        return;
+    }
     kserve_respond_json(ex, status_http_code(st), body, len);
 }
 
@@ -83,7 +89,7 @@ static void handle_health(kserve_rest *api, http_exchange *ex, int ready) {
 
 static void handle_server_metadata(http_exchange *ex) {
     /* The protocol extensions clients may rely on (Triton's names). */
-    static const char *const extensions[] = {"binary_tensor_data"};
+    static const char *const extensions[] = {"binary_tensor_data", "model_repository"};
     json_writer w;
     size_t len;
     jw_init(&w);
@@ -247,7 +253,8 @@ static int route_tfserving(kserve_rest *api, http_exchange *ex, const http_reque
 
 void kserve_rest_handle(http_exchange *ex, const http_request *req, void *ctx) {
     kserve_rest *api = ctx;
-    if (route_server(api, ex, req) || route_model(api, ex, req) || route_tfserving(api, ex, req))
+    if (route_server(api, ex, req) || route_model(api, ex, req) ||
+        kserve_repository_route(api, ex, req) || route_tfserving(api, ex, req))
         return;
     char msg[300];
     snprintf(msg, sizeof msg, "no such endpoint: %s %.200s", req->method, req->path);

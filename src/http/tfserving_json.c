@@ -102,8 +102,9 @@ static status fill(filler *f, const json_value *v, int level) {
                                "input '%s': a %s at nesting level %d where the shape (from the "
                                "first elements) has %d levels: lists must be dense", f->name,
                                json_type_name(json_type_of(v)), level, rank);
-        status st = f->dt == ENGINE_STRING ? store_string(f, v)
-                                           : kserve_data_store(v, f->dt, f->buf, f->n, f->name, f->err);
+        status st = !f->buf ? STATUS_OK
+                    : f->dt == ENGINE_STRING ? store_string(f, v)
+                    : kserve_data_store(v, f->dt, f->buf, f->n, f->name, f->err);
         if (!st) f->n++;
         return st;
     }
@@ -152,9 +153,50 @@ static bool same_shape(const engine_shape *a, const engine_shape *b) {
     return true;
 }
 
+/* Leaf values under v (a b64 object is one). */
+static int64_t count_leaves(const json_value *v) {
+    if (json_type_of(v) != JSON_ARRAY) return 1;
+    int64_t n = 0;
+    for (int64_t i = 0; i < json_array_size(v); i++) n += count_leaves(json_array_at(v, i));
+    return n;
+}
+
+/* Every item must have the first one's shape; *leaves counts their values. */
+static status check_items(const input_values *iv, const engine_shape *first, int64_t *leaves,
+                          errinfo *err) {
+    const char *name = iv->io->name;
+    *leaves = 0;
+    for (int64_t k = 0; k < iv->n; k++) {
+        engine_shape s;
+        status st = value_shape(iv->items[k], name, &s, err);
+        if (st) return st;
+        if (!same_shape(first, &s)) {
+            char a[128], b[128];
+            return status_fail(err, STATUS_INVALID_ARGUMENT,
+                               "input '%s': instance %lld has shape %s, but the first has %s "
+                               "(use the columnar \"inputs\" format for ragged inputs)", name,
+                               (long long)k, serve_dims_format(a, sizeof a, s.rank, s.dims),
+                               serve_dims_format(b, sizeof b, first->rank, first->dims));
+        }
+        *leaves += count_leaves(iv->items[k]);
+    }
+    return STATUS_OK;
+}
+
+/* Fills f from every item (f->buf NULL: checks the structure only). */
+static status fill_items(filler *f, const input_values *iv) {
+    for (int64_t k = 0; k < iv->n; k++) {
+        status st = fill(f, iv->items[k], 0);
+        if (st) return st;
+    }
+    return STATUS_OK;
+}
+
 static status add_tensor(serve_request *r, const input_values *iv, errinfo *err) {
     filler f = {.name = iv->io->name, .dt = iv->io->dtype, .err = err};
+    int64_t leaves;
     status st = value_shape(iv->items[0], f.name, &f.item, err);
+    if (!st) st = check_items(iv, &f.item, &leaves, err);
     if (st) return st;
     engine_shape shape = {.rank = f.item.rank + iv->stacked};
     if (shape.rank > ENGINE_MAX_RANK)
@@ -163,29 +205,22 @@ static status add_tensor(serve_request *r, const input_values *iv, errinfo *err)
     if (iv->stacked) shape.dims[0] = iv->n;
     memcpy(shape.dims + iv->stacked, f.item.dims, sizeof f.item.dims[0] * (size_t)f.item.rank);
     int64_t numel = engine_shape_numel(&shape);
+    if (numel != leaves) {
+        /* Not dense. A structure-only pass says where, before the shape's
+         * element count (which may be huge) is allocated. */
+        if ((st = fill_items(&f, iv))) return st;
+        return status_fail(err, STATUS_INVALID_ARGUMENT, "input '%s': the lists are not dense",
+                           f.name);
+    }
     size_t esize = serve_datatype_size(f.dt), room = 0;
-    if (numel < 0 || !esize || (uint64_t)numel > SIZE_MAX / 2 / esize)
-        return status_fail(err, STATUS_INVALID_ARGUMENT, "input '%s': too many elements", f.name);
+    if (!esize)
+        return status_fail(err, STATUS_INVALID_ARGUMENT, "input '%s': unsupported datatype", f.name);
     for (int64_t k = 0; f.dt == ENGINE_STRING && k < iv->n; k++) room += b64_room(iv->items[k]);
     /* One allocation: the elements, then the decoded b64 strings they point to. */
     if (!(f.buf = malloc((size_t)numel * esize + room + 1)))
         return status_fail(err, STATUS_NO_MEMORY, "input '%s': out of memory", f.name);
     f.blob = f.buf + (size_t)numel * esize;
-    engine_shape first = f.item;
-    for (int64_t k = 0; k < iv->n && !st; k++) {
-        if ((st = value_shape(iv->items[k], f.name, &f.item, err))) break;
-        if (!same_shape(&first, &f.item)) {
-            char a[128], b[128];
-            st = status_fail(err, STATUS_INVALID_ARGUMENT,
-                             "input '%s': instance %lld has shape %s, but the first has %s "
-                             "(use the columnar \"inputs\" format for ragged inputs)", f.name,
-                             (long long)k, serve_dims_format(a, sizeof a, f.item.rank, f.item.dims),
-                             serve_dims_format(b, sizeof b, first.rank, first.dims));
-            break;
-        }
-        st = fill(&f, iv->items[k], 0);
-    }
-    if (st) {
+    if ((st = fill_items(&f, iv))) {
         free(f.buf);
         return st;
     }

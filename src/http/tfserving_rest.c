@@ -25,8 +25,12 @@ static void respond_malformed(http_exchange *ex, const http_request *req) {
 
 typedef struct predict_call {
     http_exchange *ex;
+    serve_request *r;            /* for predict_cancel, until respond() */
     tfserving_wire wire;
 } predict_call;
+
+/* The client went away (I/O thread, before respond): drop the queued work. */
+static void predict_cancel(void *ctx) { serve_request_cancel(((predict_call *)ctx)->r); }
 
 /* On the worker that ran the request (or the submitting thread). */
 static void predict_done(serve_request *r, void *ctx) {
@@ -63,6 +67,8 @@ static void handle_predict(kserve_rest *api, http_exchange *ex, const http_reque
                                      &call->wire, &err);
     if (st) goto fail;
     serve_request_set_callback(r, predict_done, call);
+    call->r = r;
+    http_exchange_on_cancel(ex, predict_cancel, call);
     serve_model_handle_submit(h, r);
     serve_model_handle_release(h);
     return;

@@ -129,7 +129,12 @@ void metrics_format_double(char *buf, size_t len, double v) {
         snprintf(buf, len, v > 0 ? "+Inf" : "-Inf");
         return;
     }
-    /* Shortest of %.1g .. %.17g that reads back exactly. */
+    /* Whole numbers in full ("10", not "1e+01"); otherwise the shortest of
+     * %.1g .. %.17g that reads back exactly. */
+    if (v == floor(v) && fabs(v) < 1e15) {
+        snprintf(buf, len, "%.0f", v);
+        return;
+    }
     for (int prec = 1; prec <= 17; prec++) {
         snprintf(buf, len, "%.*g", prec, v);
         if (strtod(buf, NULL) == v) return;

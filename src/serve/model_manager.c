@@ -1,13 +1,11 @@
 /* model_manager.c -- the model table, loader threads, lookups.
  *
- * Two locks, never held together:
- *   - `table` (rwlock): the models, their versions and each version's
- *     state/reason. Lookups take it for reading, state changes for writing.
- *   - `jobs_mu`: the loader queue, the pending count and `stopping`.
- * A version's backend model, metadata and scheduler are set by its loader
- * before the state turns READY under the write lock, and freed only when
- * its last reference goes, so a reader holding a handle may use them
- * without any lock. */
+ * The layouts and the lock rules are in model_manager_int.h; live
+ * repository changes (reload, retire, explicit load/unload) in
+ * model_sync.c. A version's backend model, metadata and scheduler are set
+ * by its loader before the state turns READY under the write lock, and
+ * freed only when its last reference goes, so a reader holding a handle
+ * may use them without any lock. */
 #include "model_manager.h"
 
 #include <pthread.h>
@@ -20,53 +18,12 @@
 
 #include "../common/log.h"
 #include "infer_request_int.h"
+#include "integrity.h"
+#include "model_manager_int.h"
 #include "repository.h"
 #include "serve_metrics.h"
-
-struct serve_model_handle {
-    atomic_int refs;
-    char *name;
-    int64_t version;
-    char *path;
-    model_config *config;
-    const serve_backend *be;
-    serve_backend_model *bmodel;
-    serve_model_meta *meta;
-    serve_scheduler *sched;
-    serve_model_metrics *metrics;          /* set by the loader before sched */
-    /* guarded by the table lock */
-    serve_model_state state;
-    char *reason;
-    uint64_t load_ns;
-    struct serve_model_handle *next_job;   /* guarded by jobs_mu */
-};
-
-typedef struct mm_model {
-    char *name;
-    char *error;                 /* the model as a whole failed */
-    serve_model_handle **versions;  /* ascending */
-    size_t n_versions;
-} mm_model;
-
-struct serve_manager {
-    char *repository;
-    const serve_backend *const *backends;
-    int threads_per_instance;
-    serve_metrics *metrics;
-
-    pthread_rwlock_t table;
-    mm_model *models;            /* sorted by name */
-    size_t n_models;
-
-    pthread_mutex_t jobs_mu;
-    pthread_cond_t jobs_cv;      /* a job was queued, or stopping */
-    pthread_cond_t ready_cv;     /* pending reached zero */
-    serve_model_handle *jobs_head, *jobs_tail;
-    int pending;                 /* versions queued or loading */
-    bool stopping;
-    pthread_t *loaders;
-    int n_loaders;
-};
+#include "version_stamp.h"
+#include "warmup.h"
 
 static const char *const state_names[] = {"LOADING", "READY", "UNAVAILABLE", "FAILED"};
 
@@ -102,7 +59,7 @@ static void version_destroy(serve_model_handle *h) {
     bool loaded = h->sched != NULL;
     /* Scrapes stop reading the scheduler before it goes; requests it still
      * drains keep observing into the series until it is freed. */
-    serve_model_metrics_unregister(h->metrics);
+    serve_model_metrics_set_scheduler(h->metrics, NULL);
     serve_scheduler_destroy(h->sched);
     serve_model_metrics_destroy(h->metrics);
     serve_meta_free(h->meta);
@@ -111,6 +68,7 @@ static void version_destroy(serve_model_handle *h) {
     model_config_release(h->config);
     free(h->name);
     free(h->path);
+    free(h->dir);
     free(h->reason);
     free(h);
 }
@@ -133,6 +91,11 @@ static void version_set_state(serve_manager *mm, serve_model_handle *h, serve_mo
     char *dup = reason ? strdup(reason) : NULL;
     serve_model_metrics_set_ready(h->metrics, st == SERVE_MODEL_READY);
     pthread_rwlock_wrlock(&mm->table);
+    if (h->retired) { /* unloaded meanwhile: stays UNAVAILABLE */
+        pthread_rwlock_unlock(&mm->table);
+        free(dup);
+        return;
+    }
     h->state = st;
     free(h->reason);
     h->reason = dup;
@@ -151,17 +114,24 @@ static const serve_backend *pick_backend(const serve_manager *mm, const model_co
     return mm->backends[0];
 }
 
-/* Backend load, config check, instances. On success the version holds its
- * parts; on failure nothing is left allocated. */
+/* Backend load, config check, instances, warmup (warmup.h: the samples
+ * run on every instance inside serve_scheduler_create, so the version
+ * turns READY only after all of them ran). On success the version holds
+ * its parts; on failure nothing is left allocated. */
 static status version_load(serve_manager *mm, serve_model_handle *h, errinfo *err) {
     const serve_backend *be = pick_backend(mm, h->config);
     serve_backend_model *bm = NULL;
     serve_model_meta *meta = NULL;
     serve_scheduler *sched = NULL;
+    serve_warmup_sample *warm = NULL;
+    int n_warm = 0;
+    char model_dir[4096];
     status st = be->model_load(h->path, h->config, &bm, err);
     if (st) return st;
     if ((st = serve_meta_build(h->name, h->version, h->config, be->model_meta(bm), &meta, err)))
         goto fail;
+    snprintf(model_dir, sizeof model_dir, "%s/%s", mm->repository, h->name);
+    if ((st = serve_warmup_build(h->config, meta, model_dir, &warm, &n_warm, err))) goto fail;
     serve_scheduler_options so;
     serve_scheduler_options_from_config(&so, h->config);
     char label[64];
@@ -170,8 +140,11 @@ static status version_load(serve_manager *mm, serve_model_handle *h, errinfo *er
     so.threads_per_instance = mm->threads_per_instance;
     so.on_execution = serve_metrics_on_execution;
     so.observer_ctx = h->metrics;
-    if ((st = serve_scheduler_create(be, bm, meta, &so, &sched, err))) goto fail;
-    /* Issue 3: warmup runs here, before the version turns READY. */
+    so.warmup = warm;
+    so.n_warmup = n_warm;
+    st = serve_scheduler_create(be, bm, meta, &so, &sched, err);
+    serve_warmup_free(warm, n_warm);
+    if (st) goto fail;
     h->be = be;
     h->bmodel = bm;
     h->meta = meta;
@@ -190,12 +163,17 @@ static void version_load_job(serve_manager *mm, serve_model_handle *h, bool stop
         version_set_state(mm, h, SERVE_MODEL_UNAVAILABLE, "the server shut down before loading");
         return;
     }
+    pthread_rwlock_rdlock(&mm->table);
+    bool retired = h->retired;
+    pthread_rwlock_unlock(&mm->table);
+    if (retired) return; /* unloaded or deleted before its turn came */
     uint64_t t0 = serve_clock_ns();
     errinfo err = {{0}};
     status st = serve_metrics_add_model(mm->metrics, h->name, h->version, &h->metrics, &err);
     if (st) log_warn("model '%s' version %lld: no metrics: %s", h->name, (long long)h->version,
                      err.msg);
-    st = version_load(mm, h, &err);
+    st = serve_integrity_check(h->dir, h->path, &err);
+    if (!st) st = version_load(mm, h, &err);
     uint64_t dt = serve_clock_ns() - t0;
     serve_model_metrics_set_load_duration(h->metrics, dt);
     pthread_rwlock_wrlock(&mm->table);
@@ -225,14 +203,18 @@ static void *loader_main(void *arg) {
         pthread_mutex_unlock(&mm->jobs_mu);
         if (!h) return NULL;
         version_load_job(mm, h, stopping);
+        mm_load_done(mm, h);
+        bool initial = h->initial;
         serve_model_handle_release(h); /* the job's reference */
         pthread_mutex_lock(&mm->jobs_mu);
-        if (--mm->pending == 0) pthread_cond_broadcast(&mm->ready_cv);
+        mm->pending--;
+        if (initial) mm->startup_pending--;
+        if (!mm->pending || !mm->startup_pending) pthread_cond_broadcast(&mm->ready_cv);
         pthread_mutex_unlock(&mm->jobs_mu);
     }
 }
 
-static void enqueue_job(serve_manager *mm, serve_model_handle *h) {
+void mm_enqueue_load(serve_manager *mm, serve_model_handle *h) {
     atomic_fetch_add(&h->refs, 1);
     h->next_job = NULL;
     pthread_mutex_lock(&mm->jobs_mu);
@@ -240,6 +222,7 @@ static void enqueue_job(serve_manager *mm, serve_model_handle *h) {
     else mm->jobs_head = h;
     mm->jobs_tail = h;
     mm->pending++;
+    if (h->initial) mm->startup_pending++;
     pthread_cond_signal(&mm->jobs_cv);
     pthread_mutex_unlock(&mm->jobs_mu);
 }
@@ -250,16 +233,21 @@ static status mm_oom(errinfo *err) {
     return status_fail(err, STATUS_NO_MEMORY, "out of memory building the model table");
 }
 
-static status version_new(const serve_repo_model *rm, const serve_repo_version *rv,
-                          serve_model_handle **out, errinfo *err) {
+status mm_version_new(serve_manager *mm, const serve_repo_model *rm, const serve_repo_version *rv,
+                      uint64_t stamp, serve_model_handle **out, errinfo *err) {
     serve_model_handle *h = calloc(1, sizeof *h);
     if (!h) return mm_oom(err);
     atomic_init(&h->refs, 1); /* the table's reference */
+    h->id = atomic_fetch_add(&mm->next_id, 1) + 1;
     h->version = rv->version;
     h->config = model_config_retain(rm->config);
     h->state = rv->error ? SERVE_MODEL_FAILED : SERVE_MODEL_LOADING;
+    h->wanted = true;
+    h->stamp = stamp ? stamp : serve_version_stamp(rm->dir, rv->version);
+    char vdir[4096];
+    snprintf(vdir, sizeof vdir, "%s/%lld", rm->dir, (long long)rv->version);
     if (!(h->name = strdup(rm->name)) || (rv->path && !(h->path = strdup(rv->path))) ||
-        (rv->error && !(h->reason = strdup(rv->error)))) {
+        !(h->dir = strdup(vdir)) || (rv->error && !(h->reason = strdup(rv->error)))) {
         version_destroy(h);
         return mm_oom(err);
     }
@@ -267,12 +255,31 @@ static status version_new(const serve_repo_model *rm, const serve_repo_version *
     return STATUS_OK;
 }
 
+/* EXPLICIT mode loads only the models named at start. */
+static bool loads_at_start(const serve_manager_options *o, const char *name) {
+    if (o->control_mode != SERVE_CONTROL_EXPLICIT) return true;
+    for (size_t i = 0; o->startup_models && o->startup_models[i]; i++)
+        if (!strcmp(o->startup_models[i], "*") || !strcmp(o->startup_models[i], name)) return true;
+    return false;
+}
+
+static void warn_unknown_startup_models(const serve_manager_options *o, const serve_repo *repo) {
+    for (size_t i = 0; o->startup_models && o->startup_models[i]; i++) {
+        const char *want = o->startup_models[i];
+        bool found = !strcmp(want, "*");
+        for (size_t k = 0; !found && k < repo->n_models; k++) found = !strcmp(repo->models[k].name, want);
+        if (!found) log_error("model '%s' was asked to load at start but is not in %s", want, o->repository);
+    }
+}
+
 /* Moves a scanned repository into the table; loads are queued later. */
-static status table_build(serve_manager *mm, const serve_repo *repo, errinfo *err) {
+static status table_build(serve_manager *mm, const serve_repo *repo,
+                          const serve_manager_options *o, errinfo *err) {
     mm->models = calloc(repo->n_models ? repo->n_models : 1, sizeof *mm->models);
     if (!mm->models) return mm_oom(err);
     for (size_t i = 0; i < repo->n_models; i++) {
         const serve_repo_model *rm = &repo->models[i];
+        if (!loads_at_start(o, rm->name)) continue;
         mm_model *m = &mm->models[mm->n_models++];
         if (!(m->name = strdup(rm->name)) || (rm->error && !(m->error = strdup(rm->error))))
             return mm_oom(err);
@@ -283,9 +290,10 @@ static status table_build(serve_manager *mm, const serve_repo *repo, errinfo *er
         m->versions = calloc(rm->n_versions ? rm->n_versions : 1, sizeof *m->versions);
         if (!m->versions) return mm_oom(err);
         for (size_t v = 0; v < rm->n_versions; v++) {
-            status st = version_new(rm, &rm->versions[v], &m->versions[m->n_versions], err);
+            status st = mm_version_new(mm, rm, &rm->versions[v], 0, &m->versions[m->n_versions],
+                                       err);
             if (st) return st;
-            m->n_versions++;
+            m->versions[m->n_versions++]->initial = true;
             if (rm->versions[v].error)
                 log_error("model '%s' version %lld cannot load: %s", rm->name,
                           (long long)rm->versions[v].version, rm->versions[v].error);
@@ -294,7 +302,7 @@ static status table_build(serve_manager *mm, const serve_repo *repo, errinfo *er
     return STATUS_OK;
 }
 
-static mm_model *find_model(serve_manager *mm, const char *name) {
+mm_model *mm_find_model(serve_manager *mm, const char *name) {
     size_t lo = 0, hi = mm->n_models;
     while (lo < hi) {
         size_t mid = (lo + hi) / 2;
@@ -354,17 +362,24 @@ status serve_manager_create(const serve_manager_options *opts, serve_manager **o
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_cond_init(&mm->ready_cv, &ca);
+    pthread_cond_init(&mm->retire_cv, &ca);
     pthread_condattr_destroy(&ca);
+    pthread_mutex_init(&mm->sync_mu, NULL);
+    pthread_mutex_init(&mm->ctl_mu, NULL);
+    pthread_cond_init(&mm->ctl_cv, NULL);
+    pthread_mutex_init(&mm->retire_mu, NULL);
     mm->backends = opts->backends;
     mm->threads_per_instance = opts->threads_per_instance;
     mm->metrics = opts->metrics;
+    mm->control_mode = opts->control_mode;
     if (!(mm->repository = strdup(opts->repository))) {
         st = mm_oom(err);
         goto fail;
     }
     if ((st = serve_repo_scan(opts->repository, opts->backends[0]->default_filename, &repo, err)))
         goto fail;
-    if ((st = table_build(mm, repo, err))) goto fail;
+    if (opts->control_mode == SERVE_CONTROL_EXPLICIT) warn_unknown_startup_models(opts, repo);
+    if ((st = table_build(mm, repo, opts, err))) goto fail;
 
     int to_load = 0;
     for (size_t i = 0; i < mm->n_models; i++)
@@ -377,8 +392,9 @@ status serve_manager_create(const serve_manager_options *opts, serve_manager **o
     for (size_t i = 0; i < mm->n_models; i++)
         for (size_t v = 0; v < mm->models[i].n_versions; v++)
             if (mm->models[i].versions[v]->state == SERVE_MODEL_LOADING)
-                enqueue_job(mm, mm->models[i].versions[v]);
-    if (!mm->n_models) log_warn("model repository %s has no models", opts->repository);
+                mm_enqueue_load(mm, mm->models[i].versions[v]);
+    if (!mm->n_models && opts->control_mode != SERVE_CONTROL_EXPLICIT)
+        log_warn("model repository %s has no models", opts->repository);
     log_info("model repository %s: %zu model(s), %d version(s) to load", opts->repository,
              mm->n_models, to_load);
     serve_repo_free(repo);
@@ -392,12 +408,14 @@ fail:
 
 void serve_manager_destroy(serve_manager *mm) {
     if (!mm) return;
+    mm_sync_stop(mm); /* no explicit load queues more work */
     pthread_mutex_lock(&mm->jobs_mu);
     mm->stopping = true;
     pthread_cond_broadcast(&mm->jobs_cv);
     pthread_mutex_unlock(&mm->jobs_mu);
     for (int i = 0; i < mm->n_loaders; i++) pthread_join(mm->loaders[i], NULL);
     free(mm->loaders);
+    mm_sync_shutdown(mm); /* versions being retired go first */
     /* Drain every scheduler, then drop the table's references. */
     for (size_t i = 0; i < mm->n_models; i++) {
         mm_model *m = &mm->models[i];
@@ -412,12 +430,20 @@ void serve_manager_destroy(serve_manager *mm) {
     for (size_t i = 0; i < mm->n_models; i++) {
         mm_model *m = &mm->models[i];
         for (size_t v = 0; v < m->n_versions; v++) serve_model_handle_release(m->versions[v]);
+        for (size_t v = 0; v < m->n_incoming; v++) serve_model_handle_release(m->incoming[v]);
         free(m->versions);
+        free(m->incoming);
         free(m->name);
         free(m->error);
+        free(m->kept_error);
     }
     free(mm->models);
     free(mm->repository);
+    pthread_cond_destroy(&mm->retire_cv);
+    pthread_mutex_destroy(&mm->retire_mu);
+    pthread_cond_destroy(&mm->ctl_cv);
+    pthread_mutex_destroy(&mm->ctl_mu);
+    pthread_mutex_destroy(&mm->sync_mu);
     pthread_cond_destroy(&mm->ready_cv);
     pthread_cond_destroy(&mm->jobs_cv);
     pthread_mutex_destroy(&mm->jobs_mu);
@@ -427,7 +453,7 @@ void serve_manager_destroy(serve_manager *mm) {
 
 bool serve_manager_ready(serve_manager *mm) {
     pthread_mutex_lock(&mm->jobs_mu);
-    bool ready = mm->pending == 0;
+    bool ready = mm->startup_pending == 0;
     pthread_mutex_unlock(&mm->jobs_mu);
     return ready;
 }
@@ -445,10 +471,10 @@ bool serve_manager_wait_ready(serve_manager *mm, int64_t timeout_ms) {
     }
     pthread_mutex_lock(&mm->jobs_mu);
     int rc = 0;
-    while (mm->pending && rc == 0)
+    while (mm->startup_pending && rc == 0)
         rc = timeout_ms < 0 ? pthread_cond_wait(&mm->ready_cv, &mm->jobs_mu)
                             : pthread_cond_timedwait(&mm->ready_cv, &mm->jobs_mu, &until);
-    bool ready = mm->pending == 0;
+    bool ready = mm->startup_pending == 0;
     pthread_mutex_unlock(&mm->jobs_mu);
     return ready;
 }
@@ -473,7 +499,7 @@ static status not_ready(const serve_model_handle *h, errinfo *err) {
 
 static status lookup_locked(serve_manager *mm, const char *name, int64_t version,
                             serve_model_handle **out, errinfo *err) {
-    mm_model *m = find_model(mm, name);
+    mm_model *m = mm_find_model(mm, name);
     if (!m) return status_fail(err, STATUS_NOT_FOUND, "unknown model '%s'", name);
     if (m->error)
         return status_fail(err, STATUS_UNAVAILABLE, "model '%s' failed to load: %s", name, m->error);
@@ -484,6 +510,8 @@ static status lookup_locked(serve_manager *mm, const char *name, int64_t version
                 return STATUS_OK;
             }
         }
+        if (m->unloaded)
+            return status_fail(err, STATUS_UNAVAILABLE, "model '%s' is unloaded", name);
         if (!m->n_versions)
             return status_fail(err, STATUS_UNAVAILABLE, "model '%s' has no version", name);
         return not_ready(m->versions[m->n_versions - 1], err);

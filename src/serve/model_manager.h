@@ -29,10 +29,11 @@
  *                                          // request's callback always runs
  *     serve_manager_destroy(mm);           // after the frontends stopped
  *
- * Unload and reload (issue 3) retire a version in three steps: take it out
- * of the table (no new lookups), wait on a loader thread until the table's
- * reference is the last one, then drain its scheduler and free it there, so
- * no frontend or worker thread ever runs a teardown.
+ * Unload and reload (issue 3, model_sync.c) retire a version in three steps:
+ * take it out of the table (no new lookups), wait on the retire thread until
+ * the table's reference is the last one, then drain its scheduler and free
+ * it there, so no frontend or worker thread ever runs a teardown and no
+ * request that found the version fails.
  *
  * All functions are thread-safe unless noted. */
 #ifndef INFERD_SERVE_MODEL_MANAGER_H
@@ -62,6 +63,18 @@ const char *serve_model_state_name(serve_model_state s);
 typedef struct serve_manager serve_manager;
 typedef struct serve_model_handle serve_model_handle;  /* one model version */
 
+/* Triton's --model-control-mode: what may change the table after start. */
+typedef enum serve_control_mode {
+    SERVE_CONTROL_NONE = 0,    /* every model loads at start; nothing changes */
+    SERVE_CONTROL_POLL,        /* every model at start; serve_manager_poll applies
+                                  repository changes (repository_poll.h calls it) */
+    SERVE_CONTROL_EXPLICIT     /* startup_models at start; serve_manager_load and
+                                  _unload on request (the repository extension) */
+} serve_control_mode;
+
+/* "none", "poll", "explicit" */
+const char *serve_control_mode_name(serve_control_mode m);
+
 typedef struct serve_manager_options {
     const char *repository;                 /* required */
     const serve_backend *const *backends;   /* NULL-terminated, [0] the default;
@@ -70,6 +83,9 @@ typedef struct serve_manager_options {
     int threads_per_instance;               /* 0 = cores / instances */
     struct serve_metrics *metrics;          /* series per version (serve_metrics.h);
                                                NULL = none; must outlive the manager */
+    serve_control_mode control_mode;        /* default NONE */
+    const char *const *startup_models;      /* EXPLICIT: NULL-terminated names to load at
+                                               start, "*" = all; NULL = none */
 } serve_manager_options;
 
 /* Scans the repository and starts loading in the background; returns at
@@ -80,10 +96,15 @@ status serve_manager_create(const serve_manager_options *opts, serve_manager **o
  * Call after the frontends stopped submitting. Accepts NULL. */
 void serve_manager_destroy(serve_manager *mm);
 
-/* True once every version that should load has loaded or failed. */
+/* True once every version that should load at start has loaded or
+ * failed. Later loads (poll, explicit) never make it false again: the
+ * versions they replace keep serving meanwhile, and a server that flaps
+ * unready during a rollout gets taken out of its load balancer. */
 bool serve_manager_ready(serve_manager *mm);
 /* Waits up to timeout_ms (< 0: forever) for serve_manager_ready. */
 bool serve_manager_wait_ready(serve_manager *mm, int64_t timeout_ms);
+/* Waits until no load and no unload is queued or running (tests, tools). */
+bool serve_manager_wait_idle(serve_manager *mm, int64_t timeout_ms);
 
 /* A READY version: `version` 0 = the highest ready one. Fails with
  * STATUS_NOT_FOUND (unknown model or version) or STATUS_UNAVAILABLE (known
@@ -117,5 +138,52 @@ typedef struct serve_model_status {
 
 status serve_manager_list(serve_manager *mm, serve_model_status **out, size_t *n, errinfo *err);
 void serve_model_status_free(serve_model_status *list, size_t n);
+
+/* --- live repository changes (model_sync.c) -------------------------------------
+ *
+ * A sync rescans the repository (the version policy of each model's current
+ * config.pbtxt included) and, per model:
+ *   - a new version directory loads (and warms up) in the background;
+ *     lookups of "latest" keep going to the highest READY version;
+ *   - a version whose files changed (version_stamp.h) reloads beside the
+ *     serving copy, which it replaces once READY;
+ *   - once every selected version has loaded or failed, the versions the
+ *     policy no longer selects retire: drained (queued requests finish),
+ *     freed, memory returned to the system. If none of the selected
+ *     versions could load, the old ones keep serving and the failure is
+ *     logged and listed;
+ *   - a deleted version directory or model retires at once;
+ *   - a broken config.pbtxt keeps the serving versions and is logged.
+ * Failed loads of unchanged files are not retried by polling. */
+
+/* POLL: rescans and applies changes; loading and retiring continue in the
+ * background. Fails only if the repository cannot be read. */
+status serve_manager_poll(serve_manager *mm, errinfo *err);
+
+/* Completion of an explicit load or unload: st and a message ("" on
+ * success). Called exactly once, on a manager thread or before the call
+ * returns; must not block. */
+typedef void (*serve_manager_done_fn)(void *ctx, status st, const char *msg);
+
+/* EXPLICIT: loads model `name` as the repository has it (new, changed and
+ * previously failed versions load; see above), and calls done once all of
+ * them are READY (OK) or some failed (STATUS_INVALID_MODEL naming the
+ * version and why). Other modes: STATUS_FAILED_PRECONDITION. Unknown
+ * model: STATUS_NOT_FOUND. */
+void serve_manager_load(serve_manager *mm, const char *name, serve_manager_done_fn done, void *ctx);
+/* EXPLICIT: takes every version of `name` out of service and calls done
+ * once they are drained and freed. The model stays listed as unloaded. */
+void serve_manager_unload(serve_manager *mm, const char *name, serve_manager_done_fn done,
+                          void *ctx);
+
+/* The repository index: every model in the repository or in the table;
+ * models with versions give one row per version (versions being unloaded
+ * show as UNAVAILABLE, reason "unloading"), the others one row with version
+ * 0: FAILED with the reason, or UNAVAILABLE with "unloaded" / "not loaded".
+ * ready_only keeps READY rows. Sorted by name, then version. */
+status serve_manager_index(serve_manager *mm, bool ready_only, serve_model_status **out, size_t *n,
+                           errinfo *err);
+
+serve_control_mode serve_manager_control_mode(const serve_manager *mm);
 
 #endif

@@ -17,6 +17,11 @@
 /* The timer sweeps at most this often, so a queue of many requests with
  * scattered deadlines costs one pass per millisecond, not one per deadline. */
 #define SCHED_TIMER_GRANULARITY_NS 1000000u
+/* While requests are queued the timer also looks for cancelled ones this
+ * often: a client that went away should not hold a queue slot (nor count
+ * in the queue gauge) until a worker reaches its request. Cancellation is
+ * a flag set from any thread (serve_request_cancel), so it is polled. */
+#define SCHED_CANCEL_POLL_NS 10000000u
 
 int serve_cpu_count(void) {
     cpu_set_t set;
@@ -125,8 +130,11 @@ void serve_scheduler_submit(serve_scheduler *s, serve_request *r) {
     s->tail = r;
     atomic_fetch_add(&s->stats.queued, 1);
     pthread_cond_signal(&s->cv);
-    if (r->deadline_ns && s->timer_started && (!s->reap_at || r->deadline_ns < s->reap_at)) {
-        s->reap_at = r->deadline_ns;
+    /* The timer sleeps without end while the queue is empty; wake it for a
+     * deadline earlier than its next sweep, or to start polling. */
+    uint64_t due = r->deadline_ns ? r->deadline_ns : r->timing.queue_start_ns + SCHED_CANCEL_POLL_NS;
+    if (s->timer_started && (!s->reap_at || due < s->reap_at)) {
+        s->reap_at = due;
         pthread_cond_signal(&s->timer_cv);
     }
     pthread_mutex_unlock(&s->mu);
@@ -156,8 +164,9 @@ static serve_request *sweep(serve_scheduler *s, uint64_t now, uint64_t *next_dea
     return dropped;
 }
 
-/* Completes queued requests whose timeout passed (and cancelled ones it
- * meets) while every worker may be busy, so a 504 is prompt. */
+/* Completes queued requests whose timeout passed, and cancelled ones,
+ * while every worker may be busy: a 504 is prompt and a departed client's
+ * request leaves the queue within SCHED_CANCEL_POLL_NS. */
 static void *sched_timer_main(void *arg) {
     serve_scheduler *s = arg;
     char tname[16];
@@ -176,6 +185,7 @@ static void *sched_timer_main(void *arg) {
             continue;
         }
         if (next && next < last + SCHED_TIMER_GRANULARITY_NS) next = last + SCHED_TIMER_GRANULARITY_NS;
+        if (s->head && (!next || next > last + SCHED_CANCEL_POLL_NS)) next = last + SCHED_CANCEL_POLL_NS;
         s->reap_at = next;
         if (!next) {
             pthread_cond_wait(&s->timer_cv, &s->mu);
@@ -305,7 +315,7 @@ static status sched_start_workers(serve_scheduler *s, errinfo *err) {
     if (!st && s->opts.n_warmup)
         log_verbose("model %s: warmup of %d sample(s) on %d instance(s) took %.1f ms", s->name,
                     s->opts.n_warmup, s->n_workers, (double)(serve_clock_ns() - t0) / 1e6);
-    if (!st && (s->opts.default_timeout_us || s->opts.allow_timeout_override)) {
+    if (!st) {
         int rc = pthread_create(&s->timer, NULL, sched_timer_main, s);
         if (rc) st = status_fail(err, STATUS_INTERNAL, "model %s: cannot start the timeout timer: %s",
                                  s->name, strerror(rc));

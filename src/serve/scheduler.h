@@ -32,8 +32,10 @@
  * millisecond, and never runs. timeout_action DELAY means no timeout (with
  * one priority level "run it after the others" is running it in turn). A
  * request cancelled while queued (serve_request_cancel: the client went
- * away) is completed with STATUS_CANCELLED when the batcher or the timer
- * reaches it, and never runs. A running execution is never interrupted.
+ * away) is completed with STATUS_CANCELLED within about 10 ms (the timer
+ * polls the queue for cancellations while it is not empty), or when a
+ * worker reaches it, whichever is first, and never runs. A running
+ * execution is never interrupted.
  *
  * Threads: each instance gets threads_per_instance intra-op threads; the
  * default is max(1, cores / instances), cores being the CPUs this process

@@ -1,7 +1,8 @@
 /* scheduler_int.h -- the scheduler's layout, shared by its parts (private to
  * src/serve):
  *
- *   scheduler.c    life cycle, intake (submit), the timeout timer, stats,
+ *   scheduler.c    life cycle, intake (submit), the timer (timeouts and
+ *                  cancellations of queued requests), stats,
  *                  the worker loop and warmup
  *   batcher.c      the batcher step: which queued requests run together next
  *   batch_exec.c   running a batch: inputs concatenated, outputs scattered
@@ -76,7 +77,7 @@ struct serve_scheduler {
     bool stopping;
     bool joined;
 
-    /* the timeout timer, started when requests can have deadlines */
+    /* the timer thread: queue timeouts and cancellations */
     pthread_t timer;
     bool timer_started;
     pthread_cond_t timer_cv;       /* an earlier deadline, or stopping */

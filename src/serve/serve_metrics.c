@@ -15,7 +15,7 @@
 #include "metrics.h"
 #include "metrics_text.h"
 
-/* "reason" label values; [0] is success. Append only: indexes are stored. */
+/* "reason" label values, in exposition order; [0] is success. */
 enum { REASON_NONE, REASON_INVALID, REASON_QUEUE_FULL, REASON_TIMEOUT, REASON_CANCELLED,
        REASON_UNAVAILABLE, REASON_OOM, REASON_INTERNAL, REASON__COUNT };
 
@@ -26,7 +26,8 @@ static const char *const reason_names[REASON__COUNT] = {
 struct serve_model_metrics {
     serve_metrics *reg;
     char *model;
-    char version[24];
+    int64_t version;
+    char version_label[24];
     /* guarded by reg->mu */
     bool registered;
     serve_scheduler *sched;
@@ -91,13 +92,13 @@ void serve_metrics_destroy(serve_metrics *reg) {
 static int series_cmp(const serve_model_metrics *a, const char *model, int64_t version) {
     int c = strcmp(a->model, model);
     if (c) return c;
-    int64_t av = strtoll(a->version, NULL, 10);
-    return av < version ? -1 : av > version;
+    return a->version < version ? -1 : a->version > version;
 }
 
-static void list_insert(serve_metrics *reg, serve_model_metrics *m, int64_t version) {
+/* After any series with equal labels, so a group's newest copy is last. */
+static void list_insert(serve_metrics *reg, serve_model_metrics *m) {
     serve_model_metrics **link = &reg->head, *prev = NULL;
-    while (*link && series_cmp(*link, m->model, version) <= 0) {
+    while (*link && series_cmp(*link, m->model, m->version) <= 0) {
         prev = *link;
         link = &(*link)->next;
     }
@@ -119,13 +120,14 @@ status serve_metrics_add_model(serve_metrics *reg, const char *model, int64_t ve
                            model);
     }
     m->reg = reg;
-    snprintf(m->version, sizeof m->version, "%" PRId64, version);
+    m->version = version;
+    snprintf(m->version_label, sizeof m->version_label, "%" PRId64, version);
     metrics_histogram_init(&m->request_duration, &metrics_buckets_seconds);
     metrics_histogram_init(&m->queue_duration, &metrics_buckets_seconds);
     metrics_histogram_init(&m->compute_duration, &metrics_buckets_seconds);
     metrics_histogram_init(&m->batch_size, &metrics_buckets_batch);
     pthread_mutex_lock(&reg->mu);
-    list_insert(reg, m, version);
+    list_insert(reg, m);
     pthread_mutex_unlock(&reg->mu);
     *out = m;
     return STATUS_OK;
@@ -146,10 +148,8 @@ void serve_model_metrics_set_load_duration(serve_model_metrics *m, uint64_t ns) 
     if (m) metrics_gauge_set(&m->load_ns, (int64_t)ns);
 }
 
-void serve_model_metrics_unregister(serve_model_metrics *m) {
-    if (!m || !m->reg) return;
-    serve_metrics *reg = m->reg;
-    pthread_mutex_lock(&reg->mu);
+/* Takes m out of the list; under reg->mu. */
+static void list_remove(serve_metrics *reg, serve_model_metrics *m) {
     if (m->registered) {
         if (m->prev) m->prev->next = m->next;
         else reg->head = m->next;
@@ -158,12 +158,48 @@ void serve_model_metrics_unregister(serve_model_metrics *m) {
         m->registered = false;
     }
     m->sched = NULL;
-    pthread_mutex_unlock(&reg->mu);
+}
+
+void serve_model_metrics_unregister(serve_model_metrics *m) {
+    if (!m || !m->reg) return;
+    pthread_mutex_lock(&m->reg->mu);
+    list_remove(m->reg, m);
+    pthread_mutex_unlock(&m->reg->mu);
+}
+
+static void fold_histogram(metrics_histogram *into, metrics_histogram *from) {
+    for (int i = 0; i <= METRICS_MAX_BUCKETS; i++)
+        atomic_fetch_add(&into->count[i], atomic_load(&from->count[i]));
+    atomic_fetch_add(&into->sum, atomic_load(&from->sum));
+}
+
+/* A registered series with m's labels (the copy that replaced m), or NULL;
+ * under reg->mu. */
+static serve_model_metrics *find_twin(serve_metrics *reg, const serve_model_metrics *m) {
+    for (serve_model_metrics *g = reg->head; g; g = g->next)
+        if (g != m && !strcmp(g->model, m->model) && g->version == m->version) return g;
+    return NULL;
 }
 
 void serve_model_metrics_destroy(serve_model_metrics *m) {
     if (!m) return;
-    serve_model_metrics_unregister(m);
+    serve_metrics *reg = m->reg;
+    if (reg) {
+        /* A version reloaded in place: its counts move to the copy that
+         * replaced it, so the (summed) counters never go backwards. */
+        pthread_mutex_lock(&reg->mu);
+        list_remove(reg, m);
+        serve_model_metrics *twin = find_twin(reg, m);
+        if (twin) {
+            for (int r = 0; r < REASON__COUNT; r++)
+                metrics_counter_add(&twin->requests[r], metrics_counter_get(&m->requests[r]));
+            fold_histogram(&twin->request_duration, &m->request_duration);
+            fold_histogram(&twin->queue_duration, &m->queue_duration);
+            fold_histogram(&twin->compute_duration, &m->compute_duration);
+            fold_histogram(&twin->batch_size, &m->batch_size);
+        }
+        pthread_mutex_unlock(&reg->mu);
+    }
     free(m->model);
     free(m);
 }
@@ -179,7 +215,10 @@ void serve_metrics_observe_request(serve_model_metrics *m, status st, const serv
     if (!m) return;
     metrics_counter_add(&m->requests[reason_index(st)], 1);
     if (!t) return;
-    if (t->queue_end_ns) observe_span(&m->queue_duration, t->queue_start_ns, t->queue_end_ns);
+    if (t->queue_end_ns)
+        observe_span(&m->queue_duration, t->queue_start_ns, t->queue_end_ns);
+    else if (st == STATUS_DEADLINE_EXCEEDED || st == STATUS_CANCELLED)
+        observe_span(&m->queue_duration, t->queue_start_ns, done_ns); /* dropped unstamped */
     if (t->compute_end_ns)
         observe_span(&m->compute_duration, t->compute_start_ns, t->compute_end_ns);
     /* Successes only: 429s and validation errors answered in microseconds
@@ -239,25 +278,54 @@ static void header(metrics_text *t, const family *f) {
     metrics_text_family(t, f->name, f->type, f->help);
 }
 
+/* The first series after m's run of equal labels. A version reloaded in
+ * place has two series while the old copy drains; they are written as one
+ * (counters summed), since duplicate series make Prometheus reject the
+ * whole scrape. */
+static const serve_model_metrics *group_end(const serve_model_metrics *m) {
+    const serve_model_metrics *e = m->next;
+    while (e && !strcmp(e->model, m->model) && e->version == m->version) e = e->next;
+    return e;
+}
+
+/* The histogram at `offset` in each series of [m, end), summed. */
+static void group_histogram(const serve_model_metrics *m, const serve_model_metrics *end,
+                            size_t offset, metrics_histogram_snapshot *out) {
+    metrics_histogram_read((const metrics_histogram *)((const char *)m + offset), out);
+    for (const serve_model_metrics *g = m->next; g != end; g = g->next) {
+        metrics_histogram_snapshot s;
+        metrics_histogram_read((const metrics_histogram *)((const char *)g + offset), &s);
+        for (int i = 0; i <= METRICS_MAX_BUCKETS; i++) out->cumulative[i] += s.cumulative[i];
+        out->count += s.count;
+        out->sum += s.sum;
+    }
+}
+
 static void write_requests(metrics_text *t, const serve_model_metrics *head) {
     header(t, &F_REQUESTS);
-    for (const serve_model_metrics *m = head; m; m = m->next)
+    for (const serve_model_metrics *m = head, *end; m; m = end) {
+        end = group_end(m);
         for (int r = 0; r < REASON__COUNT; r++) {
+            uint64_t n = 0;
+            for (const serve_model_metrics *g = m; g != end; g = g->next)
+                n += metrics_counter_get(&g->requests[r]);
             metrics_label l[] = {{"model", m->model},
-                                 {"version", m->version},
+                                 {"version", m->version_label},
                                  {"status", r == REASON_NONE ? "success" : "failure"},
                                  {"reason", reason_names[r]}};
-            metrics_text_uint(t, F_REQUESTS.name, l, 4, metrics_counter_get(&m->requests[r]));
+            metrics_text_uint(t, F_REQUESTS.name, l, 4, n);
         }
+    }
 }
 
 static void write_histograms(metrics_text *t, const serve_model_metrics *head, const family *f,
                              size_t offset) {
     header(t, f);
-    for (const serve_model_metrics *m = head; m; m = m->next) {
-        metrics_label l[] = {{"model", m->model}, {"version", m->version}};
+    for (const serve_model_metrics *m = head, *end; m; m = end) {
+        end = group_end(m);
+        metrics_label l[] = {{"model", m->model}, {"version", m->version_label}};
         metrics_histogram_snapshot s;
-        metrics_histogram_read((const metrics_histogram *)((const char *)m + offset), &s);
+        group_histogram(m, end, offset, &s);
         metrics_text_histogram(t, f->name, l, 2, &s);
     }
 }
@@ -267,10 +335,11 @@ static void write_histograms(metrics_text *t, const serve_model_metrics *head, c
 static void write_counts(metrics_text *t, const serve_model_metrics *head, bool inferences) {
     const family *f = inferences ? &F_INFERENCES : &F_EXECUTIONS;
     header(t, f);
-    for (const serve_model_metrics *m = head; m; m = m->next) {
-        metrics_label l[] = {{"model", m->model}, {"version", m->version}};
+    for (const serve_model_metrics *m = head, *end; m; m = end) {
+        end = group_end(m);
+        metrics_label l[] = {{"model", m->model}, {"version", m->version_label}};
         metrics_histogram_snapshot s;
-        metrics_histogram_read(&m->batch_size, &s);
+        group_histogram(m, end, offsetof(serve_model_metrics, batch_size), &s);
         metrics_text_uint(t, f->name, l, 2, inferences ? (uint64_t)s.sum : s.count);
     }
 }
@@ -294,17 +363,25 @@ static void write_model_gauges(metrics_text *t, const serve_model_metrics *head,
     }
 }
 
+/* Ready if any copy is; the load time of the newest copy that has one. */
 static void write_version_gauges(metrics_text *t, const serve_model_metrics *head) {
     header(t, &F_READY);
-    for (const serve_model_metrics *m = head; m; m = m->next) {
-        metrics_label l[] = {{"model", m->model}, {"version", m->version}};
-        metrics_text_int(t, F_READY.name, l, 2, metrics_gauge_get(&m->ready));
+    for (const serve_model_metrics *m = head, *end; m; m = end) {
+        end = group_end(m);
+        int64_t ready = 0;
+        for (const serve_model_metrics *g = m; g != end; g = g->next)
+            ready |= metrics_gauge_get(&g->ready);
+        metrics_label l[] = {{"model", m->model}, {"version", m->version_label}};
+        metrics_text_int(t, F_READY.name, l, 2, ready != 0);
     }
     header(t, &F_LOAD_DURATION);
-    for (const serve_model_metrics *m = head; m; m = m->next) {
-        metrics_label l[] = {{"model", m->model}, {"version", m->version}};
-        metrics_text_double(t, F_LOAD_DURATION.name, l, 2,
-                            (double)metrics_gauge_get(&m->load_ns) / 1e9);
+    for (const serve_model_metrics *m = head, *end; m; m = end) {
+        end = group_end(m);
+        int64_t ns = 0;
+        for (const serve_model_metrics *g = m; g != end; g = g->next)
+            if (metrics_gauge_get(&g->load_ns)) ns = metrics_gauge_get(&g->load_ns);
+        metrics_label l[] = {{"model", m->model}, {"version", m->version_label}};
+        metrics_text_double(t, F_LOAD_DURATION.name, l, 2, (double)ns / 1e9);
     }
 }
 

@@ -36,15 +36,15 @@
  *     char *text; size_t len;
  *     serve_metrics_render(reg, &text, &len, &err);          // GET /metrics
  *     ...
- *     serve_model_metrics_unregister(mm);   // scrapes stop reading the scheduler
- *     serve_scheduler_destroy(sched);       // draining requests may still observe
+ *     serve_model_metrics_set_scheduler(mm, NULL);  // scrapes stop reading it
+ *     serve_scheduler_destroy(sched);       // draining requests still observe
  *     serve_model_metrics_destroy(mm);
  *     serve_metrics_destroy(reg);
  *
  * Every function accepts a NULL serve_model_metrics and then does nothing,
  * so code paths without metrics (unit tests, tools) need no checks. */
-#ifndef INFERD_SERVE_METRICS_SERIES_H
-#define INFERD_SERVE_METRICS_SERIES_H
+#ifndef INFERD_SERVE_SERVE_METRICS_H
+#define INFERD_SERVE_SERVE_METRICS_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -79,7 +79,10 @@ void serve_model_metrics_set_load_duration(serve_model_metrics *m, uint64_t ns);
 /* Takes the series out of scrapes (and detaches the scheduler); it still
  * accepts observations until destroyed. Idempotent. */
 void serve_model_metrics_unregister(serve_model_metrics *m);
-/* Unregisters if needed and frees. No observation may follow. Accepts NULL. */
+/* Unregisters if needed and frees. No observation may follow. Accepts NULL.
+ * Two series may share labels (a version reloaded in place while its old
+ * copy drains): scrapes show their sum, and destroying one adds its counts
+ * to the other, so counters never go backwards. */
 void serve_model_metrics_destroy(serve_model_metrics *m);
 
 /* --- observations (hot path, any thread, lock-free) ---------------------------------- */

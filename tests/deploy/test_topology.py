@@ -102,8 +102,12 @@ class Replica:
                "--http-address", "127.0.0.1", "--http-port", str(self.http), "--log-verbose", "1"]
         if HAS_METRICS:
             cmd += ["--metrics-port", str(self.metrics)]
+            if "--metrics-address" in HELP:
+                cmd += ["--metrics-address", "127.0.0.1"]
         if HAS_GRPC:
             cmd += ["--grpc-port", str(self.grpc)]
+            if "--grpc-address" in HELP:
+                cmd += ["--grpc-address", "127.0.0.1"]
         if HAS_DRAIN:
             cmd += ["--drain-delay-secs", str(DRAIN_DELAY), "--exit-timeout-secs", str(EXIT_TIMEOUT)]
         self.log = self.workdir / f"inferd-{self.index}.{self.generation}.log"

@@ -8,8 +8,8 @@ repository, and small HTTP helpers.
 models.MAIN_REPO_MODELS; tests that need another repository or other flags
 start their own with `start_server(repo, *flags)`. Every server is started as
 `$INFERD_BIN serve --model-repository REPO --http-port PORT --grpc-port GPORT`
-and --metrics-port MPORT on free loopback ports (a test that passes its own
---grpc-port or --metrics-port, e.g. -1 to turn one off, keeps it;
+with INFERD_METRICS_PORT=MPORT, on free loopback ports (a test that passes
+its own --grpc-port or --metrics-port, e.g. -1 to turn one off, keeps it;
 `server.grpc_port` and `server.metrics_port` say which); its stdout+stderr
 go to a log file, which is attached to the report of any failing test that
 used it. At the end it gets SIGTERM (then SIGKILL), and a sanitizer report
@@ -40,6 +40,14 @@ SANITIZED = os.environ.get("INFERD_SANITIZED") == "1"
 START_TIMEOUT = 120 if SANITIZED else 30
 SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:",
                      "WARNING: ThreadSanitizer", "SUMMARY: UndefinedBehaviorSanitizer")
+# Every inferd a test starts, directly or through Server, gets an ephemeral
+# metrics port unless it asks for one: servers running side by side (and
+# other test runs on this machine) never clash on the default 8002.
+os.environ.setdefault("INFERD_METRICS_PORT", "0")
+# Test servers stop at once on SIGTERM: the drain delay (default 5 s, for
+# load balancers) would only slow every test down. test_lifecycle.py passes
+# --drain-delay-secs where it tests the drain itself.
+os.environ.setdefault("INFERD_DRAIN_DELAY_SECS", "0")
 CRASH_SIGNALS = {-signal.SIGSEGV, -signal.SIGABRT, -signal.SIGBUS, -signal.SIGILL, -signal.SIGFPE}
 
 
@@ -83,11 +91,12 @@ class Server:
         else:
             self.grpc_port = free_port()
             flags = ["--grpc-port", str(self.grpc_port)] + flags
+        # The metrics port comes through the environment, which a binary
+        # without metrics ignores; --metrics-port in flags wins over it.
+        env = dict(os.environ, INFERD_METRICS_PORT=str(free_port()))
         if "--metrics-port" in flags:
-            self.metrics_port = int(flags[flags.index("--metrics-port") + 1])
-        else:
-            self.metrics_port = free_port()
-            flags = ["--metrics-port", str(self.metrics_port)] + flags
+            env["INFERD_METRICS_PORT"] = flags[flags.index("--metrics-port") + 1]
+        self.metrics_port = int(env["INFERD_METRICS_PORT"])
         fd, self.log_path = tempfile.mkstemp(prefix="inferd-%s-" % name, suffix=".log")
         self.cmd = [INFERD_BIN, "serve", "--model-repository", self.repo,
                     "--http-port", str(self.port)] + flags
@@ -95,7 +104,7 @@ class Server:
             log.write("$ %s\n" % " ".join(self.cmd))
             log.flush()
             self.proc = subprocess.Popen(self.cmd, stdout=log, stderr=subprocess.STDOUT,
-                                         stdin=subprocess.DEVNULL, cwd=ROOT,
+                                         stdin=subprocess.DEVNULL, cwd=ROOT, env=env,
                                          preexec_fn=_die_with_parent)
         self.returncode = None
         try:

@@ -69,7 +69,8 @@ static int check(const pool_geom *g, int count_pad) {
                     if ((arg >= 0 && (ym[yi] != mx || idx[yi] != arg)) ||
                         fabsf(ya[yi] - avg) > 1e-4f * (1 + fabsf(avg)) ||
                         fabsf(yl[yi] - l2) > 1e-4f * (1 + l2)) {
-                        fprintf(stderr, "mismatch at %lld: max %g/%g idx %lld/%lld avg %g/%g l2 %g/%g\n",
+                        fprintf(stderr,
+                                "mismatch at %lld: max %g/%g idx %lld/%lld avg %g/%g l2 %g/%g\n",
                                 (long long)yi, ym[yi], mx, (long long)idx[yi], (long long)arg,
                                 ya[yi], avg, yl[yi], l2);
                         bad = 1;
@@ -98,7 +99,7 @@ int main(void) {
             int64_t eff = g.dilation[d] * (g.kernel[d] - 1) + 1;
             int64_t span = g.in[d] + g.pad[d] + g.pad_end[d] - eff;
             if (span < 0) g.in[d] += -span, span = 0;
-            g.out[d] = (ceil_mode ? (span + g.stride[d] - 1) / g.stride[d] : span / g.stride[d]) + 1;
+            g.out[d] = (ceil_mode ? (span + g.stride[d] - 1) : span) / g.stride[d] + 1;
             if (ceil_mode && (g.out[d] - 1) * g.stride[d] >= g.in[d] + g.pad[d]) g.out[d]--;
         }
         failures += check(&g, (int)rnd(0, 1));

@@ -84,6 +84,9 @@ static void conv_plan_make(const conv_geom *g, int threads, conv_plan *p) {
     p->units = images * p->ntiles;
 }
 
+/* Scratch slices start on cache lines. */
+static size_t conv_round64(size_t n) { return (n + 63) / 64 * 64; }
+
 int64_t conv_in_size(const conv_geom *g) {
     int64_t n = 1;
     for (int d = 0; d < g->nsp; d++) n *= g->in[d];
@@ -105,7 +108,8 @@ int64_t conv_kernel_size(const conv_geom *g) {
 size_t conv_f32_scratch(const conv_geom *g, int threads) {
     conv_plan p;
     conv_plan_make(g, threads, &p);
-    if (p.depthwise || p.pointwise) return 0;
+    if (p.depthwise) return (size_t)threads * conv_round64(depthwise2d_scratch(g));
+    if (p.pointwise) return 0;
     return (size_t)p.slots * (size_t)p.k * (size_t)p.tile * sizeof(float);
 }
 
@@ -190,9 +194,16 @@ static void conv_rows_chunk(void *arg, int64_t r0, int64_t r1) {
     unit_rows(j, &v, j->scratch, r0, r1);
 }
 
-static void conv_depthwise_chunk(void *arg, int64_t q0, int64_t q1) {
-    const conv_job *j = arg;
-    depthwise2d_f32(j->g, j->x, j->w, j->post, j->y, q0, q1);
+/* Depthwise: slot s has its own scratch and claims planes one at a time. */
+static void conv_depthwise_slots(void *arg, int64_t s0, int64_t s1) {
+    conv_job *j = arg;
+    const int64_t planes = j->g->batch * j->g->in_ch;
+    const size_t per = conv_round64(depthwise2d_scratch(j->g));
+    for (int64_t s = s0; s < s1; s++) {
+        float *scratch = per && j->scratch ? (float *)((char *)j->scratch + s * per) : NULL;
+        for (int64_t q; (q = atomic_fetch_add(&j->next, 1)) < planes;)
+            depthwise2d_f32(j->g, j->x, j->w, j->post, j->y, scratch, q, q + 1);
+    }
 }
 
 void conv_f32(const conv_geom *g, const float *x, const float *w, const conv_post *post,
@@ -204,7 +215,7 @@ void conv_f32(const conv_geom *g, const float *x, const float *w, const conv_pos
     atomic_init(&j.next, 0);
     if (p.osz == 0 || g->batch == 0 || g->out_ch == 0) return;
     if (p.depthwise) {
-        kpar_for_dynamic(par, g->batch * g->in_ch, 4, conv_depthwise_chunk, &j);
+        kpar_for(par, threads, conv_depthwise_slots, &j);
         return;
     }
     if (p.slots > 1 || threads == 1) {

@@ -27,6 +27,11 @@
 
 #define CONV_MAX_SPATIAL 6
 
+/* For helpers of the kernels compiled per CPU (VM_TARGET_CLONES in
+ * vmath.h): forced inline, so they are compiled into each clone instead of
+ * once for baseline x86-64. */
+#define CONV_INLINE static inline __attribute__((always_inline))
+
 typedef struct conv_geom {
     int nsp;                             /* spatial rank, 1..CONV_MAX_SPATIAL */
     int64_t batch, in_ch, out_ch, group; /* N, C, M, group (divides C and M) */

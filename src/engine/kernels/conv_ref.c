@@ -3,17 +3,21 @@
  * right, for differential tests only. */
 #include "conv.h"
 
-void conv_post_apply(const conv_post *post, int64_t ch, float *y, int64_t count) {
+#include "vmath.h"
+
+VM_TARGET_CLONES void conv_post_apply(const conv_post *post, int64_t ch, float *y,
+                                      int64_t count) {
     if (!post) return;
     if (post->bias) {
         const float b = post->bias[ch];
-        for (int64_t i = 0; i < count; i++) y[i] += b;
+        VM_SIMD for (int64_t i = 0; i < count; i++) y[i] += b;
     }
     if (post->act == CONV_ACT_RELU) {
-        for (int64_t i = 0; i < count; i++) y[i] = y[i] > 0.0f ? y[i] : 0.0f;
+        VM_SIMD for (int64_t i = 0; i < count; i++) y[i] = y[i] > 0.0f ? y[i] : 0.0f;
     } else if (post->act == CONV_ACT_CLIP) {
         const float lo = post->lo, hi = post->hi;
-        for (int64_t i = 0; i < count; i++) y[i] = y[i] < lo ? lo : y[i] > hi ? hi : y[i];
+        VM_SIMD for (int64_t i = 0; i < count; i++)
+            y[i] = y[i] < lo ? lo : y[i] > hi ? hi : y[i];
     }
 }
 

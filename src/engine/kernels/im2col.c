@@ -4,10 +4,12 @@
 
 #include <string.h>
 
+#include "vmath.h"
+
 /* Output positions o in [o0, o1) whose input coordinate o*s + off lies in
  * [0, n): returns them as [*lo, *hi), possibly empty. */
-static inline void valid_range(int64_t o0, int64_t o1, int64_t s, int64_t off, int64_t n,
-                               int64_t *lo, int64_t *hi) {
+CONV_INLINE void valid_range(int64_t o0, int64_t o1, int64_t s, int64_t off, int64_t n,
+                             int64_t *lo, int64_t *hi) {
     int64_t a, b;
     if (s == 1) { /* the common case, without divisions */
         a = -off;
@@ -25,8 +27,8 @@ static inline void valid_range(int64_t o0, int64_t o1, int64_t s, int64_t off, i
 
 /* dst[o - o0] = xrow[o*s + off] for o in [o0, o1), 0 outside the row (or
  * everywhere when xrow is NULL: the whole input row is padding). */
-static void row_gather(const float *xrow, int64_t w, int64_t o0, int64_t o1, int64_t s,
-                       int64_t off, float *restrict dst) {
+CONV_INLINE void row_gather(const float *xrow, int64_t w, int64_t o0, int64_t o1, int64_t s,
+                            int64_t off, float *restrict dst) {
     if (!xrow) {
         memset(dst, 0, (size_t)(o1 - o0) * sizeof *dst);
         return;
@@ -37,25 +39,25 @@ static void row_gather(const float *xrow, int64_t w, int64_t o0, int64_t o1, int
     if (s == 1) {
         if (hi > lo) memcpy(dst + (lo - o0), xrow + lo + off, (size_t)(hi - lo) * sizeof *dst);
     } else {
-        for (int64_t o = lo; o < hi; o++) dst[o - o0] = xrow[o * s + off];
+        VM_SIMD for (int64_t o = lo; o < hi; o++) dst[o - o0] = xrow[o * s + off];
     }
     if (o1 > hi) memset(dst + (hi - o0), 0, (size_t)(o1 - hi) * sizeof *dst);
 }
 
 /* yrow[o*s + off] += src[o - o0] for the valid o in [o0, o1). */
-static void row_scatter_add(float *restrict yrow, int64_t w, int64_t o0, int64_t o1,
-                            int64_t s, int64_t off, const float *restrict src) {
+CONV_INLINE void row_scatter_add(float *restrict yrow, int64_t w, int64_t o0, int64_t o1,
+                                 int64_t s, int64_t off, const float *restrict src) {
     int64_t lo, hi;
     valid_range(o0, o1, s, off, w, &lo, &hi);
     if (s == 1) {
-        for (int64_t o = lo; o < hi; o++) yrow[o + off] += src[o - o0];
+        VM_SIMD for (int64_t o = lo; o < hi; o++) yrow[o + off] += src[o - o0];
     } else {
         for (int64_t o = lo; o < hi; o++) yrow[o * s + off] += src[o - o0];
     }
 }
 
-static void im2col_2d(const conv_geom *g, int64_t channels, const float *x, int64_t p0,
-                      int64_t p1, float *col, int64_t ldc) {
+CONV_INLINE void im2col_2d(const conv_geom *g, int64_t channels, const float *x, int64_t p0,
+                           int64_t p1, float *col, int64_t ldc) {
     const int64_t h = g->in[0], w = g->in[1], ow_n = g->out[1];
     const int64_t kh_n = g->kernel[0], kw_n = g->kernel[1];
     for (int64_t c = 0; c < channels; c++) {
@@ -78,7 +80,7 @@ static void im2col_2d(const conv_geom *g, int64_t channels, const float *x, int6
 }
 
 /* Steps a multi-index over dims (row-major, last fastest). */
-static void index_next(int n, const int64_t *dims, int64_t *idx) {
+CONV_INLINE void index_next(int n, const int64_t *dims, int64_t *idx) {
     for (int d = n - 1; d >= 0; d--) {
         if (++idx[d] < dims[d]) return;
         idx[d] = 0;
@@ -87,7 +89,7 @@ static void index_next(int n, const int64_t *dims, int64_t *idx) {
 
 /* Offset into the input of kernel tap kidx at output position oidx, or -1
  * when it falls into the padding. */
-static int64_t tap_offset(const conv_geom *g, const int64_t *kidx, const int64_t *oidx) {
+CONV_INLINE int64_t tap_offset(const conv_geom *g, const int64_t *kidx, const int64_t *oidx) {
     int64_t off = 0;
     for (int d = 0; d < g->nsp; d++) {
         int64_t i = oidx[d] * g->stride[d] - g->pad[d] + kidx[d] * g->dilation[d];
@@ -97,8 +99,8 @@ static int64_t tap_offset(const conv_geom *g, const int64_t *kidx, const int64_t
     return off;
 }
 
-static void im2col_nd(const conv_geom *g, int64_t channels, const float *x, int64_t p0,
-                      int64_t p1, float *col, int64_t ldc) {
+CONV_INLINE void im2col_nd(const conv_geom *g, int64_t channels, const float *x, int64_t p0,
+                           int64_t p1, float *col, int64_t ldc) {
     const int64_t ksz = conv_kernel_size(g), isz = conv_in_size(g);
     int64_t kidx[CONV_MAX_SPATIAL] = {0};
     for (int64_t k = 0; k < ksz; k++, index_next(g->nsp, g->kernel, kidx)) {
@@ -115,13 +117,13 @@ static void im2col_nd(const conv_geom *g, int64_t channels, const float *x, int6
     }
 }
 
-void im2col_f32(const conv_geom *g, int64_t channels, const float *x, int64_t p0,
-                int64_t p1, float *col, int64_t ldc) {
+VM_TARGET_CLONES void im2col_f32(const conv_geom *g, int64_t channels, const float *x,
+                                 int64_t p0, int64_t p1, float *col, int64_t ldc) {
     if (g->nsp == 2) im2col_2d(g, channels, x, p0, p1, col, ldc);
     else im2col_nd(g, channels, x, p0, p1, col, ldc);
 }
 
-static void col2im_2d(const conv_geom *g, int64_t channels, const float *col, float *y) {
+CONV_INLINE void col2im_2d(const conv_geom *g, int64_t channels, const float *col, float *y) {
     const int64_t h = g->in[0], w = g->in[1], oh_n = g->out[0], ow_n = g->out[1];
     const int64_t kh_n = g->kernel[0], kw_n = g->kernel[1];
     for (int64_t c = 0; c < channels; c++) {
@@ -141,7 +143,7 @@ static void col2im_2d(const conv_geom *g, int64_t channels, const float *col, fl
     }
 }
 
-static void col2im_nd(const conv_geom *g, int64_t channels, const float *col, float *y) {
+CONV_INLINE void col2im_nd(const conv_geom *g, int64_t channels, const float *col, float *y) {
     const int64_t ksz = conv_kernel_size(g), isz = conv_in_size(g), osz = conv_out_size(g);
     int64_t kidx[CONV_MAX_SPATIAL] = {0};
     for (int64_t k = 0; k < ksz; k++, index_next(g->nsp, g->kernel, kidx)) {
@@ -155,7 +157,8 @@ static void col2im_nd(const conv_geom *g, int64_t channels, const float *col, fl
     }
 }
 
-void col2im_f32(const conv_geom *g, int64_t channels, const float *col, float *y) {
+VM_TARGET_CLONES void col2im_f32(const conv_geom *g, int64_t channels, const float *col,
+                                 float *y) {
     if (g->nsp == 2) col2im_2d(g, channels, col, y);
     else col2im_nd(g, channels, col, y);
 }

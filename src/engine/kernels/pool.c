@@ -4,6 +4,8 @@
 #include <float.h>
 #include <math.h>
 
+#include "vmath.h"
+
 /* Kernel taps [*lo, *hi) of output o on one axis that read inside [lo_lim,
  * hi_lim) in input coordinates. */
 static inline void taps(const pool_geom *g, int d, int64_t o, int64_t lo_lim, int64_t hi_lim,
@@ -76,7 +78,7 @@ static inline int64_t axis_window(const pool_geom *g, int d, int64_t o, win *w) 
     }
 
 #define POOL_MAX(NAME, T, LOWEST)                                                        \
-    static void NAME(const pool_geom *g, const void *xv, void *yv, int64_t *idx,         \
+    VM_TARGET_CLONES static void NAME(const pool_geom *g, const void *xv, void *yv, int64_t *idx,         \
                      int col_major, int64_t q0, int64_t q1) {                            \
         const T *x = xv;                                                                 \
         T *y = yv;                                                                       \
@@ -97,7 +99,7 @@ static inline int64_t axis_window(const pool_geom *g, int d, int64_t o, win *w) 
     }
 
 #define POOL_AVG(NAME, T, ACC)                                                           \
-    static void NAME(const pool_geom *g, const void *xv, void *yv, int count_pad,        \
+    VM_TARGET_CLONES static void NAME(const pool_geom *g, const void *xv, void *yv, int count_pad,        \
                      int64_t q0, int64_t q1) {                                           \
         const T *x = xv;                                                                 \
         T *y = yv;                                                                       \
@@ -111,7 +113,7 @@ static inline int64_t axis_window(const pool_geom *g, int d, int64_t o, win *w) 
     }
 
 #define POOL_LP(NAME, T)                                                                 \
-    static void NAME(const pool_geom *g, const void *xv, void *yv, double p, int64_t q0, \
+    VM_TARGET_CLONES static void NAME(const pool_geom *g, const void *xv, void *yv, double p, int64_t q0, \
                      int64_t q1) {                                                       \
         const T *x = xv;                                                                 \
         T *y = yv;                                                                       \

@@ -38,7 +38,8 @@ typedef struct conv_state {
 static status conv_check_types(graph *g, node *n, errinfo *err, conv_kind kind, int iw, int ib) {
     engine_dtype dt = node_input_dtype(g, n, 0), wdt = node_input_dtype(g, n, iw);
     if (kind != CONV_FLOAT) {
-        if ((dt != ENGINE_UINT8 && dt != ENGINE_INT8) || (wdt != ENGINE_UINT8 && wdt != ENGINE_INT8))
+        if ((dt != ENGINE_UINT8 && dt != ENGINE_INT8) ||
+            (wdt != ENGINE_UINT8 && wdt != ENGINE_INT8))
             return op_prepare_fail(n, err, STATUS_UNSUPPORTED,
                                    "X and W have types %s and %s, expected int8 or uint8",
                                    engine_dtype_name(dt), engine_dtype_name(wdt));
@@ -347,7 +348,8 @@ static status qconv_run(const node *n, exec_ctx *x) {
     status st = conv_geometry(x, s, &g, &ys);
     if (st || (st = qparam_check(x, xzp, 1, "x_zero_point")) ||
         (st = qparam_check(x, wzp, g.out_ch, "w_zero_point")) ||
-        (st = qparam_check(x, xs, 1, "x_scale")) || (st = qparam_check(x, ws, g.out_ch, "w_scale")) ||
+        (st = qparam_check(x, xs, 1, "x_scale")) ||
+        (st = qparam_check(x, ws, g.out_ch, "w_scale")) ||
         (st = qparam_check(x, ysc, 1, "y_scale")) || (st = qparam_check(x, yzp, 1, "y_zero_point")))
         return st;
     if (q && (!xs || !ws || !ysc))
@@ -360,7 +362,8 @@ static status qconv_run(const node *n, exec_ctx *x) {
     size_t sb = conv_f32_scratch(&g, par.threads);
     float *xf = exec_scratch(x, (size_t)nx * 4 + 1), *wf = exec_scratch(x, (size_t)nw * 4 + 1);
     float *yf = exec_scratch(x, (size_t)ny * 4 + 1), *scratch = sb ? exec_scratch(x, sb) : NULL;
-    if (!xf || !wf || !yf || (sb && !scratch)) return exec_fail(x, STATUS_NO_MEMORY, "out of memory");
+    if (!xf || !wf || !yf || (sb && !scratch))
+        return exec_fail(x, STATUS_NO_MEMORY, "out of memory");
     q_centre(xt, xzp, nx ? nx : 1, xf);
     q_centre(wt, wzp, g.out_ch ? nw / g.out_ch : 1, wf);
     conv_f32(&g, xf, wf, NULL, yf, scratch, &par);

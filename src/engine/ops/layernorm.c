@@ -13,6 +13,7 @@
 #include "../dtype.h"
 #include "../op.h"
 #include "../shape.h"
+#include "../kernels/vmath.h"
 #include "fview.h"
 
 typedef struct ln_state {
@@ -42,8 +43,12 @@ static status ln_prepare_kind(graph *g, node *n, errinfo *err, int simplified, i
     return STATUS_OK;
 }
 
-static status ln_prepare(graph *g, node *n, errinfo *err) { return ln_prepare_kind(g, n, err, 0, 0); }
-static status sln_prepare(graph *g, node *n, errinfo *err) { return ln_prepare_kind(g, n, err, 1, 0); }
+static status ln_prepare(graph *g, node *n, errinfo *err) {
+    return ln_prepare_kind(g, n, err, 0, 0);
+}
+static status sln_prepare(graph *g, node *n, errinfo *err) {
+    return ln_prepare_kind(g, n, err, 1, 0);
+}
 static status skipln_prepare(graph *g, node *n, errinfo *err) {
     return ln_prepare_kind(g, n, err, 0, 1);
 }
@@ -51,7 +56,7 @@ static status skipsln_prepare(graph *g, node *n, errinfo *err) {
     return ln_prepare_kind(g, n, err, 1, 1);
 }
 
-static float sum16(const float *v, int64_t n) {
+static inline float sum16(const float *v, int64_t n) {
     float acc[16] = {0};
     int64_t i = 0;
     for (; i + 16 <= n; i += 16)
@@ -63,7 +68,7 @@ static float sum16(const float *v, int64_t n) {
 }
 
 /* sum of (v - m)^2 */
-static float sqdev16(const float *v, int64_t n, float m) {
+static inline float sqdev16(const float *v, int64_t n, float m) {
     float acc[16] = {0};
     int64_t i = 0;
     for (; i + 16 <= n; i += 16)
@@ -82,25 +87,30 @@ typedef struct ln_job {
     int64_t cols;
 } ln_job;
 
-static void ln_chunk(void *arg, int64_t r0, int64_t r1) {
+VM_TARGET_CLONES static void ln_chunk(void *arg, int64_t r0, int64_t r1) {
     const ln_job *j = arg;
     const int64_t cols = j->cols;
     for (int64_t r = r0; r < r1; r++) {
         const float *src = j->x + r * cols;
-        float *restrict yr = j->y + r * cols;
+        float *yr = j->y + r * cols; /* may alias src (skip variants) */
         if (j->skip) { /* y holds input + skip + bias, then is normalised in place */
             const float *sk = j->skip + (r % j->skip_rows) * cols;
-            for (int64_t i = 0; i < cols; i++) yr[i] = src[i] + sk[i] + (j->bias ? j->bias[i] : 0);
+            if (j->bias) {
+                VM_SIMD for (int64_t i = 0; i < cols; i++) yr[i] = src[i] + sk[i] + j->bias[i];
+            } else {
+                VM_SIMD for (int64_t i = 0; i < cols; i++) yr[i] = src[i] + sk[i];
+            }
             if (j->sum) memcpy(j->sum + r * cols, yr, (size_t)cols * sizeof *yr);
             src = yr;
         }
         float m = j->s->simplified ? 0.0f : sum16(src, cols) / (float)cols;
         float inv = 1.0f / sqrtf(sqdev16(src, cols, m) / (float)cols + j->s->epsilon);
         const float *sc = j->scale, *b = j->beta;
-        if (b)
-            for (int64_t i = 0; i < cols; i++) yr[i] = (src[i] - m) * inv * sc[i] + b[i];
-        else
-            for (int64_t i = 0; i < cols; i++) yr[i] = (src[i] - m) * inv * sc[i];
+        if (b) {
+            VM_SIMD for (int64_t i = 0; i < cols; i++) yr[i] = (src[i] - m) * inv * sc[i] + b[i];
+        } else {
+            VM_SIMD for (int64_t i = 0; i < cols; i++) yr[i] = (src[i] - m) * inv * sc[i];
+        }
         if (j->mean) j->mean[r] = m;
         if (j->inv) j->inv[r] = inv;
     }

@@ -235,7 +235,8 @@ static status gemm_run(const node *nd, exec_ctx *x) {
     status st = exec_output(x, 0, a->dtype, &ys, &y);
     if (st || m * n == 0) return st;
     if (via_f32(a->dtype)) {
-        const float *af = fview_input(x, a), *bf = fview_input(x, b), *cf = use_c ? fview_input(x, c) : NULL;
+        const float *af = fview_input(x, a), *bf = fview_input(x, b);
+        const float *cf = use_c ? fview_input(x, c) : NULL;
         float *yf = fview_output(x, y);
         if (!af || !bf || !yf || (use_c && !cf))
             return exec_fail(x, STATUS_NO_MEMORY, "out of memory");
@@ -259,7 +260,8 @@ static status gemm_run(const node *nd, exec_ctx *x) {
                                 (cd ? s->beta * cd[i * cs[0] + j * cs[1]] : 0.0);
     } else if (use_c) {
         for (int64_t i = 0; i < m; i++)
-            for (int64_t j = 0; j < n; j++) t->add(y->data, c->data, i * n + j, i * cs[0] + j * cs[1]);
+            for (int64_t j = 0; j < n; j++)
+                t->add(y->data, c->data, i * n + j, i * cs[0] + j * cs[1]);
     }
     return STATUS_OK;
 }

@@ -12,6 +12,7 @@
 #include "../dtype.h"
 #include "../op.h"
 #include "../shape.h"
+#include "../kernels/vmath.h"
 #include "fview.h"
 
 typedef struct norm_state {
@@ -36,18 +37,21 @@ static status norm_prepare_common(graph *g, node *n, errinfo *err, norm_state **
 }
 
 /* mean and 1/sqrt(var + eps) of n floats, var = population variance. */
-static void stats(const float *v, int64_t n, float eps, float *mean, float *inv) {
+static inline void stats(const float *v, int64_t n, float eps, float *mean, float *inv) {
     double sum = 0, sq = 0;
+    VM_SIMD_REDUCE(+, sum)
     for (int64_t i = 0; i < n; i++) sum += v[i];
     double m = n ? sum / (double)n : 0;
+    VM_SIMD_REDUCE(+, sq)
     for (int64_t i = 0; i < n; i++) sq += ((double)v[i] - m) * ((double)v[i] - m);
     *mean = (float)m;
     *inv = (float)(1.0 / sqrt((n ? sq / (double)n : 0) + eps));
 }
 
 /* y = x * a + b over n values: the per-channel affine every norm ends in. */
-static void affine(const float *restrict x, float *restrict y, int64_t n, float a, float b) {
-    for (int64_t i = 0; i < n; i++) y[i] = x[i] * a + b;
+static inline void affine(const float *restrict x, float *restrict y, int64_t n, float a,
+                          float b) {
+    VM_SIMD for (int64_t i = 0; i < n; i++) y[i] = x[i] * a + b;
 }
 
 /* --- BatchNormalization --------------------------------------------------- */
@@ -83,7 +87,7 @@ typedef struct bn_job {
     int per_element;
 } bn_job;
 
-static void bn_chunk(void *arg, int64_t q0, int64_t q1) {
+VM_TARGET_CLONES static void bn_chunk(void *arg, int64_t q0, int64_t q1) {
     const bn_job *j = arg;
     for (int64_t q = q0; q < q1; q++) {
         int64_t c = q % j->c;
@@ -94,7 +98,7 @@ static void bn_chunk(void *arg, int64_t q0, int64_t q1) {
             continue;
         }
         const float *a = j->a + c * j->sp, *b = j->b + c * j->sp;
-        for (int64_t i = 0; i < j->sp; i++) yq[i] = xq[i] * a[i] + b[i];
+        VM_SIMD for (int64_t i = 0; i < j->sp; i++) yq[i] = xq[i] * a[i] + b[i];
     }
 }
 
@@ -205,7 +209,7 @@ typedef struct gn_job {
     float eps;
 } gn_job;
 
-static void gn_chunk(void *arg, int64_t q0, int64_t q1) {
+VM_TARGET_CLONES static void gn_chunk(void *arg, int64_t q0, int64_t q1) {
     const gn_job *j = arg;
     int64_t len = j->cpg * j->sp, groups = j->c_n / j->cpg;
     for (int64_t q = q0; q < q1; q++) {
@@ -283,7 +287,7 @@ typedef struct lrn_job {
     int64_t c_n, sp;
 } lrn_job;
 
-static void lrn_chunk(void *arg, int64_t q0, int64_t q1) {
+VM_TARGET_CLONES static void lrn_chunk(void *arg, int64_t q0, int64_t q1) {
     const lrn_job *j = arg;
     const int64_t lo_off = (j->s->size - 1) / 2, hi_off = j->s->size - 1 - lo_off;
     const float k = j->s->alpha / (float)j->s->size;
@@ -293,10 +297,10 @@ static void lrn_chunk(void *arg, int64_t q0, int64_t q1) {
         int64_t c1 = c + hi_off >= j->c_n ? j->c_n - 1 : c + hi_off;
         const float *xq = j->x + q * j->sp;
         float *yq = j->y + q * j->sp;
-        for (int64_t i = 0; i < j->sp; i++) yq[i] = 0.0f;
+        VM_SIMD for (int64_t i = 0; i < j->sp; i++) yq[i] = 0.0f;
         for (int64_t cc = c0; cc <= c1; cc++) {
             const float *xc = j->x + (base + cc) * j->sp;
-            for (int64_t i = 0; i < j->sp; i++) yq[i] += xc[i] * xc[i];
+            VM_SIMD for (int64_t i = 0; i < j->sp; i++) yq[i] += xc[i] * xc[i];
         }
         for (int64_t i = 0; i < j->sp; i++)
             yq[i] = xq[i] / powf(j->s->bias + k * yq[i], j->s->beta);

@@ -217,7 +217,8 @@ static status unpool_run(const node *n, exec_ctx *x) {
             if (ys.dims[d] < nat.dims[d])
                 return exec_fail(x, STATUS_INVALID_ARGUMENT,
                                  "output_shape %s is smaller than the unpooled shape %s",
-                                 shape_format(&ys, b1, sizeof b1), shape_format(&nat, b2, sizeof b2));
+                                 shape_format(&ys, b1, sizeof b1),
+                                 shape_format(&nat, b2, sizeof b2));
     }
     status st = exec_output(x, 0, xt->dtype, &ys, &yt);
     if (st) return st;

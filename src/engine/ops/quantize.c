@@ -3,7 +3,7 @@
  * QLinearConv live in conv.c with the convolution semantics.)
  *
  * Rounding is to nearest, ties to even, as ONNX specifies (nearbyintf in the
- * default rounding mode); results saturate to the 8-bit type. Scales and
+ * default rounding mode); results saturate to the output type. Scales and
  * zero points are per tensor or per axis (1-D, along `axis`). Integer
  * products accumulate in 32 bits, wrapping like ONNX Runtime's int32. */
 #include <math.h>
@@ -23,9 +23,18 @@ typedef struct q_state {
 
 static int is_q8(engine_dtype dt) { return dt == ENGINE_UINT8 || dt == ENGINE_INT8; }
 
+/* Quantized types of Quantize/DequantizeLinear (16-bit ones since opset 21). */
+static int is_q(engine_dtype dt) {
+    return is_q8(dt) || dt == ENGINE_UINT16 || dt == ENGINE_INT16;
+}
+
 static void q_range(engine_dtype dt, double *lo, double *hi) {
-    *lo = dt == ENGINE_INT8 ? -128 : 0;
-    *hi = dt == ENGINE_INT8 ? 127 : 255;
+    switch (dt) {
+    case ENGINE_INT8: *lo = -128, *hi = 127; break;
+    case ENGINE_INT16: *lo = -32768, *hi = 32767; break;
+    case ENGINE_UINT16: *lo = 0, *hi = 65535; break;
+    default: *lo = 0, *hi = 255; break;
+    }
 }
 
 /* v clamped to [lo, hi]; NaN becomes lo (a C cast of NaN is undefined). */
@@ -45,21 +54,22 @@ static status q_prepare(graph *g, node *n, errinfo *err) {
     if (quant && !dtype_is_float(xdt) && xdt != ENGINE_INT32)
         return op_prepare_fail(n, err, STATUS_UNSUPPORTED, "x has type %s, expected float or int32",
                                engine_dtype_name(xdt));
-    if (!quant && !is_q8(xdt) && xdt != ENGINE_INT32)
+    if (!quant && !is_q(xdt) && xdt != ENGINE_INT32)
         return op_prepare_fail(n, err, STATUS_UNSUPPORTED,
-                               "x has type %s, expected int8, uint8 or int32",
+                               "x has type %s, expected int8, uint8, int16, uint16 or int32",
                                engine_dtype_name(xdt));
-    if (zdt != ENGINE_UNDEFINED && (quant ? !is_q8(zdt) : zdt != xdt))
+    if (zdt != ENGINE_UNDEFINED && (quant ? !is_q(zdt) : zdt != xdt))
         return op_prepare_fail(n, err, STATUS_UNSUPPORTED, "zero point has type %s, expected %s",
-                               engine_dtype_name(zdt), quant ? "int8 or uint8" : "the type of x");
+                               engine_dtype_name(zdt),
+                               quant ? "int8, uint8, int16 or uint16" : "the type of x");
     if (node_attr_int(n, "block_size", 0) != 0)
         return op_prepare_fail(n, err, STATUS_UNSUPPORTED, "blocked quantization is not supported");
     /* opset 21 may name the output type when there is no zero point */
     engine_dtype odt = (engine_dtype)node_attr_int(n, "output_dtype", 0);
-    if (quant && odt != ENGINE_UNDEFINED && (!is_q8(odt) || (zdt && odt != zdt)))
+    if (quant && odt != ENGINE_UNDEFINED && (!is_q(odt) || (zdt && odt != zdt)))
         return op_prepare_fail(n, err, STATUS_UNSUPPORTED,
-                               "output_dtype %d is not supported (int8 or uint8, matching the "
-                               "zero point)", (int)odt);
+                               "output_dtype %d is not supported (8- or 16-bit integers, "
+                               "matching the zero point)", (int)odt);
     q_state *s = malloc(sizeof *s);
     if (!s) return op_prepare_fail(n, err, STATUS_NO_MEMORY, "out of memory");
     s->axis = node_attr_int(n, "axis", 1);
@@ -237,7 +247,8 @@ static status qmm_run(const node *n, exec_ctx *x) {
     if (mm_plan_make(&a->shape, &b->shape, &p, why, sizeof why))
         return exec_fail(x, STATUS_INVALID_ARGUMENT, "%s", why);
     status st;
-    if ((st = zp_check(x, azp, p.m, "a_zero_point")) || (st = zp_check(x, bzp, p.n, "b_zero_point")) ||
+    if ((st = zp_check(x, azp, p.m, "a_zero_point")) ||
+        (st = zp_check(x, bzp, p.n, "b_zero_point")) ||
         (st = zp_check(x, as, p.m, "a_scale")) || (st = zp_check(x, bs, p.n, "b_scale")) ||
         (st = zp_check(x, ys, 1, "y_scale")) || (st = zp_check(x, yzp, 1, "y_zero_point")))
         return st;

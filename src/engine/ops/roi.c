@@ -44,7 +44,8 @@ static status roi_prepare_any(graph *g, node *n, errinfo *err, int align) {
             (!s->half_pixel && strcmp(ctm, "output_half_pixel") != 0)) {
             free(s);
             return op_prepare_fail(n, err, STATUS_INVALID_MODEL,
-                                   "mode '%s' / coordinate_transformation_mode '%s' unknown", mode, ctm);
+                                   "mode '%s' / coordinate_transformation_mode '%s' unknown",
+                                   mode, ctm);
         }
     } else {
         const int64_t *ps;
@@ -62,7 +63,9 @@ static status roi_prepare_any(graph *g, node *n, errinfo *err, int align) {
     return STATUS_OK;
 }
 
-static status roialign_prepare(graph *g, node *n, errinfo *err) { return roi_prepare_any(g, n, err, 1); }
+static status roialign_prepare(graph *g, node *n, errinfo *err) {
+    return roi_prepare_any(g, n, err, 1);
+}
 static status maxroipool_prepare(graph *g, node *n, errinfo *err) {
     return roi_prepare_any(g, n, err, 0);
 }
@@ -162,7 +165,8 @@ static void maxroipool_chunk(void *arg, int64_t r0, int64_t r1) {
                     we = we < 0 ? 0 : we > j->w ? j->w : we;
                     float m = he <= hs || we <= ws ? 0.0f : -INFINITY;
                     for (int64_t h = hs; h < he; h++)
-                        for (int64_t w = ws; w < we; w++) m = p[h * j->w + w] > m ? p[h * j->w + w] : m;
+                        for (int64_t w = ws; w < we; w++)
+                            m = p[h * j->w + w] > m ? p[h * j->w + w] : m;
                     yo[ph * s->ow + pw] = m;
                 }
         }
@@ -179,7 +183,8 @@ static status roi_run(const node *n, exec_ctx *x) {
     if (!xt || !rt || (align && !bt))
         return exec_fail(x, STATUS_INVALID_ARGUMENT, "missing a required input");
     if (xt->shape.rank != 4 || rt->shape.rank != 2 || rt->shape.dims[1] != per)
-        return exec_fail(x, STATUS_INVALID_ARGUMENT, "X must be [N,C,H,W] and rois [R,%lld], got %s",
+        return exec_fail(x, STATUS_INVALID_ARGUMENT,
+                         "X must be [N,C,H,W] and rois [R,%lld], got %s",
                          (long long)per, shape_format(&rt->shape, b1, sizeof b1));
     int64_t nr = rt->shape.dims[0], nb = xt->shape.dims[0];
     if (align && (bt->dtype != ENGINE_INT64 || engine_shape_numel(&bt->shape) != nr))
