@@ -7,6 +7,7 @@
 #                   then the same again under ASan+UBSan (scripts/run-tests.sh)
 #   make asan       only the ASan+UBSan part of `make test`
 #   make fuzz       clang/libFuzzer build, each fuzz target for FUZZ_SECONDS
+#   make docs       regenerate docs/ops.md and docs/conformance.md
 #   make clean      remove the build directories
 #   make distclean  also remove the generated test models and the .venv
 #
@@ -20,7 +21,7 @@ JOBS         ?= 2
 HTTP_PORT    ?= 8000
 FUZZ_SECONDS ?= 30
 
-.PHONY: all build deps deps-test serve test asan fuzz clean distclean
+.PHONY: all build deps deps-test serve test asan fuzz docs clean distclean
 
 all: build
 
@@ -47,6 +48,9 @@ fuzz: deps-test
 	CC=clang cmake -S . -B $(FUZZ_DIR) -DINFERD_FUZZ=ON -DINFERD_WERROR=OFF
 	cmake --build $(FUZZ_DIR) -j$(JOBS)
 	scripts/run-fuzz.sh $(FUZZ_DIR) $(FUZZ_SECONDS)
+
+docs: build
+	scripts/gen-docs.sh $(BUILD_DIR)
 
 clean:
 	rm -rf $(BUILD_DIR) $(ASAN_DIR) $(FUZZ_DIR)

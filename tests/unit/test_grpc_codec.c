@@ -40,7 +40,7 @@ static Inference__ModelInferRequest__InferInputTensor *add_input(req_builder *b,
     inference__model_infer_request__infer_input_tensor__init(t);
     t->name = (char *)name;
     t->datatype = (char *)dt;
-    memcpy(b->shapes[i], dims, (size_t)rank * sizeof *dims);
+    if (rank) memcpy(b->shapes[i], dims, (size_t)rank * sizeof *dims);
     t->n_shape = (size_t)rank;
     t->shape = b->shapes[i];
     b->inp[i] = t;

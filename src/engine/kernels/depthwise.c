@@ -7,8 +7,11 @@
 
 /* Outputs computed at a time by the flat method (16 KiB: in L1). */
 #define DW_CHUNK 4096
-/* Outputs summed together in registers by the flat method. */
-#define DW_BLOCK 64
+/* Outputs in one vector register (AVX-512), and the zeros kept past the
+ * end of the flat method's buffers so whole blocks of 2 * DW_LANES can be
+ * computed past the last output. */
+#define DW_LANES 16
+#define DW_SLACK (2 * DW_LANES)
 /* Largest kernel (taps) the flat method takes. */
 #define DW_MAX_TAPS 64
 
@@ -96,7 +99,8 @@ size_t depthwise2d_scratch(const conv_geom *g) {
     int64_t wp, hr, s = g->stride[0];
     flat_dims(g, &wp, &hr);
     int64_t phases = s > 1 ? s * flat_phase_len(g) : 0;
-    return (size_t)(hr * wp + phases + DW_CHUNK) * sizeof(float);
+    if (s > 1) phases += s * DW_SLACK;
+    return (size_t)(hr * wp + DW_SLACK + phases + DW_CHUNK + DW_SLACK) * sizeof(float);
 }
 
 /* One plane by the flat method. The input is copied, zero-padded, with row
@@ -111,10 +115,11 @@ CONV_INLINE void plane_flat(const conv_geom *g, const float *x, const float *wc,
     const int64_t kh_n = g->kernel[0], kw_n = g->kernel[1], s = g->stride[0];
     int64_t wp, hr;
     flat_dims(g, &wp, &hr);
+    /* xp, phases (each DW_SLACK longer), acc: see depthwise2d_scratch. */
     float *restrict xp = scratch;
-    const int64_t plen = s > 1 ? flat_phase_len(g) : 0;
-    float *restrict ph = xp + hr * wp, *restrict acc = ph + s * plen;
-    memset(xp, 0, (size_t)(hr * wp) * sizeof *xp);
+    const int64_t plen = s > 1 ? flat_phase_len(g) + DW_SLACK : 0;
+    float *restrict ph = xp + hr * wp + DW_SLACK, *restrict acc = ph + s * plen;
+    memset(xp, 0, (size_t)(hr * wp + DW_SLACK) * sizeof *xp);
     int64_t cols = w_in < wp - g->pad[1] ? w_in : wp - g->pad[1];
     for (int64_t ih = 0; ih < h && ih + g->pad[0] < hr; ih++)
         memcpy(xp + (ih + g->pad[0]) * wp + g->pad[1], x + ih * w_in, (size_t)cols * sizeof *xp);
@@ -141,21 +146,18 @@ CONV_INLINE void plane_flat(const conv_geom *g, const float *x, const float *wc,
     const int64_t n = oh_n * wp;
     for (int64_t j0 = 0; j0 < n; j0 += DW_CHUNK) {
         int64_t len = n - j0 < DW_CHUNK ? n - j0 : DW_CHUNK;
-        /* Blocks of DW_BLOCK outputs: the sums stay in vector registers
-         * (several, for independent FMA chains) across all taps. */
-        int64_t j = 0;
-        for (; j + DW_BLOCK <= len; j += DW_BLOCK) {
-            float a[DW_BLOCK] = {0};
+        /* Blocks of 2 x 16 outputs: two vector registers of sums (two
+         * independent FMA chains) across all taps. The length is rounded
+         * up; the buffers have DW_SLACK floats of zeros to spare. */
+        for (int64_t j = 0; j < len; j += 2 * DW_LANES) {
+            float a0[DW_LANES] = {0}, a1[DW_LANES] = {0};
             for (int t = 0; t < taps; t++) {
                 const float wv = tw[t], *src = base + toff[t] + j0 + j;
-                for (int k = 0; k < DW_BLOCK; k++) a[k] += wv * src[k];
+                for (int k = 0; k < DW_LANES; k++) a0[k] += wv * src[k];
+                for (int k = 0; k < DW_LANES; k++) a1[k] += wv * src[DW_LANES + k];
             }
-            memcpy(acc + j, a, sizeof a);
-        }
-        for (; j < len; j++) {
-            float a = 0.0f;
-            for (int t = 0; t < taps; t++) a += tw[t] * base[toff[t] + j0 + j];
-            acc[j] = a;
+            memcpy(acc + j, a0, sizeof a0);
+            memcpy(acc + j + DW_LANES, a1, sizeof a1);
         }
         /* Keep the valid columns of the rows this chunk covers. */
         for (int64_t oh = j0 / wp; oh * wp < j0 + len; oh++) {

@@ -141,8 +141,85 @@ POOL_AVG(avg_f64, double, double)
 POOL_LP(lp_f32, float)
 POOL_LP(lp_f64, double)
 
+/* --- 2-D fp32 fast path ---------------------------------------------------
+ * For 2-D windows (axis 0 of the 3-D geometry is 1) without argmax: each
+ * output row is reduced tap by tap, every tap one vector loop over exactly
+ * the output columns whose input column is inside the row (so the padding
+ * needs no tests). ResNet's 3x3/2 max pool and DenseNet's average pools. */
+
+static int fast2d(const pool_geom *g) {
+    return g->in[0] == 1 && g->out[0] == 1 && g->kernel[0] == 1;
+}
+
+/* yrow[o] = max/sum over the window's taps of row oh. */
+static inline void row_reduce(const pool_geom *g, const float *xp, float *restrict yrow, int64_t oh,
+                              int is_max) {
+    const int64_t ow_n = g->out[2], w = g->in[2], s = g->stride[2];
+    const float init = is_max ? -INFINITY : 0.0f;
+    VM_SIMD for (int64_t o = 0; o < ow_n; o++) yrow[o] = init;
+    int64_t k0, k1;
+    taps(g, 1, oh, 0, g->in[1], &k0, &k1);
+    for (int64_t kh = k0; kh < k1; kh++) {
+        const float *xrow = xp + (oh * g->stride[1] - g->pad[1] + kh * g->dilation[1]) * w;
+        for (int64_t kw = 0; kw < g->kernel[2]; kw++) {
+            int64_t off = kw * g->dilation[2] - g->pad[2];
+            /* output columns o with 0 <= o*s + off < w */
+            int64_t lo = off >= 0 ? 0 : (-off + s - 1) / s;
+            int64_t hi = w - off <= 0 ? 0 : (w - off + s - 1) / s;
+            if (hi > ow_n) hi = ow_n;
+            if (is_max) {
+                VM_SIMD for (int64_t o = lo; o < hi; o++) {
+                    float v = xrow[o * s + off];
+                    yrow[o] = v > yrow[o] ? v : yrow[o];
+                }
+            } else {
+                VM_SIMD for (int64_t o = lo; o < hi; o++) yrow[o] += xrow[o * s + off];
+            }
+        }
+    }
+}
+
+VM_TARGET_CLONES static void max2d_f32(const pool_geom *g, const float *x, float *y, int64_t q0,
+                                       int64_t q1) {
+    const int64_t isz = g->in[1] * g->in[2], osz = g->out[1] * g->out[2];
+    for (int64_t q = q0; q < q1; q++)
+        for (int64_t oh = 0; oh < g->out[1]; oh++)
+            row_reduce(g, x + q * isz, y + q * osz + oh * g->out[2], oh, 1);
+}
+
+VM_TARGET_CLONES static void avg2d_f32(const pool_geom *g, const float *x, float *y,
+                                       int count_pad, int64_t q0, int64_t q1) {
+    const int64_t isz = g->in[1] * g->in[2], osz = g->out[1] * g->out[2];
+    for (int64_t q = q0; q < q1; q++)
+        for (int64_t oh = 0; oh < g->out[1]; oh++) {
+            float *yrow = y + q * osz + oh * g->out[2];
+            row_reduce(g, x + q * isz, yrow, oh, 0);
+            int64_t h0, h1, w0, w1;
+            if (count_pad) taps(g, 1, oh, -g->pad[1], g->in[1] + g->pad_end[1], &h0, &h1);
+            else taps(g, 1, oh, 0, g->in[1], &h0, &h1);
+            for (int64_t o = 0; o < g->out[2]; o++) {
+                if (count_pad) taps(g, 2, o, -g->pad[2], g->in[2] + g->pad_end[2], &w0, &w1);
+                else taps(g, 2, o, 0, g->in[2], &w0, &w1);
+                int64_t cnt = (h1 - h0) * (w1 - w0);
+                yrow[o] = cnt ? yrow[o] / (float)cnt : 0.0f;
+            }
+        }
+}
+
+static void max_f32_any(const pool_geom *g, const void *x, void *y, int64_t *idx, int col_major,
+                        int64_t q0, int64_t q1) {
+    if (!idx && fast2d(g)) max2d_f32(g, x, y, q0, q1);
+    else max_f32(g, x, y, idx, col_major, q0, q1);
+}
+
+static void avg_f32_any(const pool_geom *g, const void *x, void *y, int count_pad, int64_t q0,
+                        int64_t q1) {
+    if (fast2d(g)) avg2d_f32(g, x, y, count_pad, q0, q1);
+    else avg_f32(g, x, y, count_pad, q0, q1);
+}
+
 static const pool_kernels pool_table[] = {
-    {ENGINE_FLOAT, max_f32, avg_f32, lp_f32},
+    {ENGINE_FLOAT, max_f32_any, avg_f32_any, lp_f32},
     {ENGINE_DOUBLE, max_f64, avg_f64, lp_f64},
     {ENGINE_INT8, max_i8, NULL, NULL},
     {ENGINE_UINT8, max_u8, NULL, NULL},
