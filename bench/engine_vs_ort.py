@@ -16,8 +16,8 @@ docs/benchmarks.md under "Engine vs ONNX Runtime".
 Both sides get the same deterministic inputs: the xorshift sequence of
 `inferd bench` (floats uniform in [-1, 1), integers alternating 0/1, bools
 true). ONNX Runtime runs with all graph optimizations, intra-op threads =
---threads, inter-op 1, sequential execution. GFLOP/s counts Conv, MatMul and
-Gemm only, from shapes given by onnx.shape_inference (ONNX Runtime fills the
+--threads, inter-op 1, sequential execution. GFLOP/s counts Conv, MatMul,
+Gemm and LSTM only, from shapes given by onnx.shape_inference (ONNX Runtime fills the
 shapes inference leaves unknown).
 """
 
@@ -69,17 +69,17 @@ def _write_encoder(name, path, layers, hidden, heads, intermediate, vocab):
              ("VOCAB", "HIDDEN", "HEADS", "LAYERS", "INTERMEDIATE", "MAX_POSITIONS")}
     transformer.VOCAB, transformer.HIDDEN, transformer.HEADS = vocab, hidden, heads
     transformer.LAYERS, transformer.INTERMEDIATE, transformer.MAX_POSITIONS = layers, intermediate, 512
-    try:
+    try:  # the module reads its globals while tracing too
         torch.manual_seed(zoo.seed_for(name))
         model = transformer._bert().eval()
+        ids = torch.randint(0, vocab, (1, SEQ))
+        mask = torch.ones(1, SEQ, dtype=torch.int64)
+        types = torch.zeros(1, SEQ, dtype=torch.int64)
+        _export(model, (ids, mask, types), path, ["input_ids", "attention_mask", "token_type_ids"],
+                ["last_hidden_state", "pooler_output"])
     finally:
         for k, v in saved.items():
             setattr(transformer, k, v)
-    ids = torch.randint(0, vocab, (1, SEQ))
-    mask = torch.ones(1, SEQ, dtype=torch.int64)
-    types = torch.zeros(1, SEQ, dtype=torch.int64)
-    _export(model, (ids, mask, types), path, ["input_ids", "attention_mask", "token_type_ids"],
-            ["last_hidden_state", "pooler_output"])
 
 
 def _write_lstm(name, path):
@@ -189,6 +189,22 @@ def make_feed(sess, shapes):
     return feed
 
 
+def write_feed(model_path, shapes, cache, name, batch):
+    """The inputs as an .npz next to the models, made once per shape."""
+    import numpy as np
+    import onnxruntime as ort
+    key = "_".join("x".join(map(str, shapes[k])) for k in sorted(shapes))
+    path = os.path.join(cache, "%s.feed.%s.npz" % (name, key))
+    if not os.path.exists(path):
+        so = ort.SessionOptions()
+        so.log_severity_level = 3
+        sess = ort.InferenceSession(model_path, so, providers=["CPUExecutionProvider"])
+        os.makedirs(cache, exist_ok=True)
+        np.savez(path + ".tmp.npz", **make_feed(sess, shapes))
+        os.replace(path + ".tmp.npz", path)
+    return path
+
+
 def _xorshift_floats(seed, n):
     import numpy as np
     mask = (1 << 64) - 1
@@ -223,7 +239,7 @@ def count_flops(model_path, shapes):
             known[vi.name] = [d.dim_value for d in dims]
     for t in m.graph.initializer:
         known[t.name] = list(t.dims)
-    nodes = [n for n in m.graph.node if n.op_type in ("Conv", "MatMul", "Gemm")]
+    nodes = [n for n in m.graph.node if n.op_type in ("Conv", "MatMul", "Gemm", "LSTM")]
     names = {x for n in nodes for x in list(n.input[:2]) + [n.output[0]]}
     missing = sorted(x for x in names if x and x not in known)
     if missing:
@@ -233,7 +249,10 @@ def count_flops(model_path, shapes):
         a, b, y = (known.get(x) for x in (n.input[0], n.input[1], n.output[0]))
         if a is None or b is None or y is None:
             continue
-        if n.op_type == "Conv":
+        if n.op_type == "LSTM":  # X [T,B,I], W [D,4H,I]: 4 gates' input + recurrent GEMMs
+            d, h4, i = b
+            total += 2 * a[0] * a[1] * d * h4 * (i + h4 // 4)
+        elif n.op_type == "Conv":
             total += 2 * math.prod(y) * math.prod(b[1:])
         elif n.op_type == "MatMul":
             k = a[-1]
@@ -263,25 +282,53 @@ def _shapes_from_ort(model_path, shapes, names):
 
 # --- running ----------------------------------------------------------------------
 
-def run_inferd(inferd, path, shapes, threads, batch, iters, warmup):
+class Launcher:
+    """Starts the measured processes from a small Python that never loaded
+    torch, onnx or numpy. Linux carries a parent's peak RSS into a child's
+    ru_maxrss across fork and exec, so children of this (large) process would
+    all report at least its size."""
+
+    def __init__(self):
+        self.p = subprocess.Popen([sys.executable, os.path.abspath(__file__), "--launcher"],
+                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+
+    def run(self, cmd):
+        self.p.stdin.write(json.dumps(cmd) + "\n")
+        self.p.stdin.flush()
+        return json.loads(self.p.stdout.readline())
+
+    def close(self):
+        self.p.stdin.close()
+        self.p.wait()
+
+
+def launcher_loop():
+    for line in sys.stdin:
+        r = subprocess.run(json.loads(line), capture_output=True, text=True)
+        sys.stdout.write(json.dumps({"rc": r.returncode, "stdout": r.stdout,
+                                     "stderr": r.stderr}) + "\n")
+        sys.stdout.flush()
+
+
+def _last_json(r):
+    if r["rc"]:
+        return {"error": (r["stderr"].strip().splitlines() or ["exit %d" % r["rc"]])[-1]}
+    return json.loads(r["stdout"].strip().splitlines()[-1])
+
+
+def run_inferd(launcher, inferd, path, shapes, threads, batch, iters, warmup):
     cmd = [inferd, "bench", path, "--threads", str(threads), "--batch", str(batch),
            "--iterations", str(iters), "--warmup", str(warmup), "--json"]
     for name, dims in shapes.items():
         cmd += ["--shape", "%s=%s" % (name, "x".join(str(d) for d in dims))]
-    r = subprocess.run(cmd, capture_output=True, text=True)
-    if r.returncode:
-        return {"error": (r.stderr.strip().splitlines() or ["exit %d" % r.returncode])[-1]}
-    return json.loads(r.stdout.strip().splitlines()[-1])
+    return _last_json(launcher.run(cmd))
 
 
-def run_ort(path, shapes, threads, iters, warmup):
+def run_ort(launcher, path, feed_path, threads, iters, warmup):
     cmd = [sys.executable, os.path.abspath(__file__), "--ort-worker",
-           json.dumps({"model": path, "shapes": shapes, "threads": threads,
+           json.dumps({"model": path, "feed": feed_path, "threads": threads,
                        "iterations": iters, "warmup": warmup})]
-    r = subprocess.run(cmd, capture_output=True, text=True)
-    if r.returncode:
-        return {"error": (r.stderr.strip().splitlines() or ["exit %d" % r.returncode])[-1]}
-    return json.loads(r.stdout.strip().splitlines()[-1])
+    return _last_json(launcher.run(cmd))
 
 
 def ort_worker(spec):
@@ -297,7 +344,8 @@ def ort_worker(spec):
     t0 = time.perf_counter()
     sess = ort.InferenceSession(spec["model"], so, providers=["CPUExecutionProvider"])
     load_ms = (time.perf_counter() - t0) * 1e3
-    feed = make_feed(sess, spec["shapes"])
+    with np.load(spec["feed"]) as z:
+        feed = {k: z[k] for k in z.files}
     for _ in range(spec["warmup"] + 1):
         sess.run(None, feed)
     lat = []
@@ -343,7 +391,7 @@ def render(rows, args, load_before, load_after, ort_version, command):
                     if load_before[0] > 1.0 else ""))
     lines.append("")
     lines.append("ratio = inferd p50 / ORT p50 (below 1 is inferd faster). GFLOP/s counts "
-                 "Conv/MatMul/Gemm FLOPs at p50. RSS is each process's peak.")
+                 "Conv/MatMul/Gemm/LSTM FLOPs at p50. RSS is each process's peak.")
     lines.append("")
     lines.append("| model | threads | batch | inferd p50 ms | ORT p50 ms | ratio | inferd GFLOP/s "
                  "| ORT GFLOP/s | inferd RSS MB | ORT RSS MB | inferd load ms | ORT load ms |")
@@ -409,14 +457,19 @@ def parse_args(argv):
     p.add_argument("--cache", default=os.path.join(HERE, "models"))
     p.add_argument("--out", default=os.path.join(ROOT, "docs", "benchmarks.md"))
     p.add_argument("--ort-worker", help=argparse.SUPPRESS)
+    p.add_argument("--launcher", action="store_true", help=argparse.SUPPRESS)
     return p.parse_args(argv)
 
 
 def main(argv):
     args = parse_args(argv)
+    if args.launcher:
+        launcher_loop()
+        return 0
     if args.ort_worker:
         ort_worker(json.loads(args.ort_worker))
         return 0
+    launcher = Launcher()  # first, while this process is small
     import onnxruntime
     if not os.access(args.inferd, os.X_OK):
         sys.exit("%s not found: build first (cmake -S . -B build && cmake --build build -j2) "
@@ -443,14 +496,15 @@ def main(argv):
             except Exception as e:  # a FLOP count is a nicety, not a requirement
                 print("  %s: no FLOP count (%s)" % (name, e), flush=True)
                 flops = 0
+            feed_path = write_feed(path, shapes, args.cache, name, batch)
             iters, warmup = iterations_for(flops, args.quick)
             if args.iterations:
                 iters, warmup = args.iterations, max(1, args.iterations // 5)
             for t in threads:
                 print("%s threads %d batch %d: %d iterations ..." % (name, t, batch, iters),
                       end="", flush=True)
-                a = run_inferd(args.inferd, path, shapes, t, batch, iters, warmup)
-                o = run_ort(path, shapes, t, iters, warmup)
+                a = run_inferd(launcher, args.inferd, path, shapes, t, batch, iters, warmup)
+                o = run_ort(launcher, path, feed_path, t, iters, warmup)
                 ip, op = a.get("p50_ms"), o.get("p50_ms")
                 print(" inferd %s ms, ORT %s ms, ratio %s" % (
                     fmt(ip, "%.3f") if ip else a.get("error"),
@@ -458,6 +512,7 @@ def main(argv):
                     fmt(ip / op if ip and op else None)), flush=True)
                 rows.append({"model": name, "threads": t, "batch": batch, "flops": flops,
                              "inferd": a, "ort": o})
+    launcher.close()
     load_after = os.getloadavg()
     command = " ".join([".venv/bin/python", "bench/engine_vs_ort.py"] + argv)
     text = render(rows, args, load_before, load_after, onnxruntime.__version__, command)

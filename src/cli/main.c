@@ -4,6 +4,7 @@
 
 #include "cli.h"
 #include "engine/engine.h"
+#include "omp_env.h"
 
 static const struct {
     const char *name;
@@ -25,6 +26,7 @@ static void usage(FILE *out) {
 }
 
 int main(int argc, char **argv) {
+    omp_env_defaults(argv);
     if (argc < 2) {
         usage(stderr);
         return 2;

@@ -78,7 +78,7 @@ static void model_ready(rpc_call *c, const uint8_t *data, size_t len) {
 static void server_metadata(rpc_call *c, const uint8_t *data, size_t len) {
     UNPACK(req, Inference__ServerMetadataRequest, inference__server_metadata_request, c, data, len);
     FREE(req);
-    static char *extensions[] = {"model_configuration", "statistics"};
+    static char *extensions[] = {"model_repository", "model_configuration", "statistics"};
     Inference__ServerMetadataResponse resp = INFERENCE__SERVER_METADATA_RESPONSE__INIT;
     resp.name = SERVER_NAME;
     resp.version = INFERD_VERSION;
@@ -255,7 +255,7 @@ static void model_statistics(rpc_call *c, const uint8_t *data, size_t len) {
     FREE(req);
 }
 
-/* --- repository --------------------------------------------------------------- */
+/* --- repository ---------------------------------------------------------------- */
 
 static void repository_index(rpc_call *c, const uint8_t *data, size_t len) {
     UNPACK(req, Inference__RepositoryIndexRequest, inference__repository_index_request, c, data,
@@ -265,7 +265,7 @@ static void repository_index(rpc_call *c, const uint8_t *data, size_t len) {
     serve_model_status *list = NULL;
     size_t n = 0;
     errinfo err;
-    status st = serve_manager_list(models_of(c), &list, &n, &err);
+    status st = serve_manager_index(models_of(c), only_ready, &list, &n, &err);
     if (st) {
         rpc_call_finish(c, st, err.msg);
         return;
@@ -276,8 +276,7 @@ static void repository_index(rpc_call *c, const uint8_t *data, size_t len) {
     resp.models = rpc_arena_alloc(&a, n * sizeof *resp.models);
     bool ok = rows && resp.models;
     for (size_t i = 0; ok && i < n; i++) {
-        if (only_ready && list[i].state != SERVE_MODEL_READY) continue;
-        Inference__RepositoryIndexResponse__ModelIndex *m = &rows[resp.n_models];
+        Inference__RepositoryIndexResponse__ModelIndex *m = &rows[i];
         inference__repository_index_response__model_index__init(m);
         m->name = list[i].name;
         m->version = list[i].version ? rpc_arena_printf(&a, "%lld", (long long)list[i].version)
@@ -293,14 +292,48 @@ static void repository_index(rpc_call *c, const uint8_t *data, size_t len) {
     serve_model_status_free(list, n);
 }
 
-/* Loading and unloading on request needs the explicit model-control mode
- * of the serving core, which does not exist yet. */
-static void repository_control(rpc_call *c, const uint8_t *data, size_t len) {
-    (void)data;
-    (void)len;
-    rpc_call_finish(c, STATUS_UNSUPPORTED,
-                    "loading and unloading models on request is not available: this server "
-                    "loads every model of its repository at start");
+/* The manager answers here (on its thread, or at once) when the load or
+ * unload is done. Both responses are empty messages. */
+static void control_done(void *ctx, status st, const char *msg) {
+    rpc_call *c = ctx;
+    Inference__RepositoryModelLoadResponse resp = INFERENCE__REPOSITORY_MODEL_LOAD_RESPONSE__INIT;
+    if (st) rpc_call_finish(c, st, msg);
+    else rpc_call_reply(c, &resp.base);
+    rpc_call_unref(c);
+}
+
+/* Triton's load parameters "config" and "file:<path>" would load something
+ * that is not in the repository; inferd serves the repository as it is
+ * (the REST frontend's rule and message). */
+static bool refuse_overrides(rpc_call *c, const Inference__RepositoryModelLoadRequest *req) {
+    for (size_t i = 0; i < req->n_parameters; i++) {
+        const char *key = req->parameters[i]->key ? req->parameters[i]->key : "";
+        if (strcmp(key, "config") && strncmp(key, "file:", 5)) continue;
+        char msg[200];
+        snprintf(msg, sizeof msg, "load parameter '%.64s' is not supported: models load from "
+                 "the repository as it is on disk", key);
+        rpc_call_finish(c, STATUS_UNSUPPORTED, msg);
+        return true;
+    }
+    return false;
+}
+
+static void repository_load(rpc_call *c, const uint8_t *data, size_t len) {
+    UNPACK(req, Inference__RepositoryModelLoadRequest, inference__repository_model_load_request,
+           c, data, len);
+    if (!refuse_overrides(c, req)) {
+        rpc_call_ref(c);
+        serve_manager_load(models_of(c), req->model_name, control_done, c);
+    }
+    FREE(req);
+}
+
+static void repository_unload(rpc_call *c, const uint8_t *data, size_t len) {
+    UNPACK(req, Inference__RepositoryModelUnloadRequest,
+           inference__repository_model_unload_request, c, data, len);
+    rpc_call_ref(c);
+    serve_manager_unload(models_of(c), req->model_name, control_done, c);
+    FREE(req);
 }
 
 /* --- the service -------------------------------------------------------------- */
@@ -320,8 +353,8 @@ const rpc_method rpc_kserve_methods[] = {
     {SVC "ModelConfig", RPC_UNARY, model_configuration, NULL, NULL, NULL, NULL, NULL},
     {SVC "ModelStatistics", RPC_UNARY, model_statistics, NULL, NULL, NULL, NULL, NULL},
     {SVC "RepositoryIndex", RPC_UNARY, repository_index, NULL, NULL, NULL, NULL, NULL},
-    {SVC "RepositoryModelLoad", RPC_UNARY, repository_control, NULL, NULL, NULL, NULL, NULL},
-    {SVC "RepositoryModelUnload", RPC_UNARY, repository_control, NULL, NULL, NULL, NULL, NULL},
+    {SVC "RepositoryModelLoad", RPC_UNARY, repository_load, NULL, NULL, NULL, NULL, NULL},
+    {SVC "RepositoryModelUnload", RPC_UNARY, repository_unload, NULL, NULL, NULL, NULL, NULL},
 };
 
 const int rpc_kserve_method_count = sizeof rpc_kserve_methods / sizeof rpc_kserve_methods[0];

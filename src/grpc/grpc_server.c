@@ -101,7 +101,6 @@ struct rpc_server {
     int n_methods;
     pthread_t thread;
     atomic_bool stopping;
-    bool stopped;
     rpc_tag shutdown_tag;
 
     /* CQ thread only */
@@ -109,8 +108,9 @@ struct rpc_server {
     bool shutdown_done;
 
     pthread_mutex_t lock;           /* below */
-    pthread_cond_t exited;          /* the CQ thread left its loop */
+    pthread_cond_t exited;          /* the CQ thread left its loop, or stop ended */
     bool thread_done;
+    enum { RUNNING, STOPPING, STOPPED } stop_state;
     rpc_call *calls;                /* started calls */
     int live;                       /* call objects, requested or started */
 };
@@ -669,7 +669,7 @@ status rpc_server_start(const rpc_server_options *o, rpc_server **out, errinfo *
     *out = s;
     return STATUS_OK;
 fail:
-    s->stopped = true;
+    s->stop_state = STOPPED;
     rpc_server_destroy(s);
     return st;
 }
@@ -694,9 +694,16 @@ static bool wait_thread_done(rpc_server *s, int64_t grace_ms) {
     return done;
 }
 
+/* The first caller stops; a concurrent one (the drain thread and the main
+ * thread) waits until that is done. */
 void rpc_server_stop(rpc_server *s, int64_t grace_ms) {
-    if (!s || s->stopped) return;
-    s->stopped = true;
+    if (!s) return;
+    pthread_mutex_lock(&s->lock);
+    bool first = s->stop_state == RUNNING;
+    if (first) s->stop_state = STOPPING;
+    while (!first && s->stop_state != STOPPED) pthread_cond_wait(&s->exited, &s->lock);
+    pthread_mutex_unlock(&s->lock);
+    if (!first) return;
     atomic_store(&s->stopping, true);
     grpc_server_shutdown_and_notify(s->server, s->cq, &s->shutdown_tag);
     if (!wait_thread_done(s, grace_ms)) {
@@ -707,6 +714,10 @@ void rpc_server_stop(rpc_server *s, int64_t grace_ms) {
     }
     pthread_join(s->thread, NULL);
     release(s);
+    pthread_mutex_lock(&s->lock);
+    s->stop_state = STOPPED;
+    pthread_cond_broadcast(&s->exited);
+    pthread_mutex_unlock(&s->lock);
 }
 
 void rpc_server_destroy(rpc_server *s) {

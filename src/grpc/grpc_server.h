@@ -18,8 +18,9 @@
  *
  * Symbols use the `rpc_` prefix: gRPC core owns `grpc_`.
  *
- * Thread safety: start, stop and destroy from one controlling thread;
- * rpc_server_port from any. */
+ * Thread safety: start and destroy from one controlling thread; stop and
+ * rpc_server_port from any (a drain thread may stop while the main thread
+ * waits to destroy). */
 #ifndef INFERD_GRPC_SERVER_H
 #define INFERD_GRPC_SERVER_H
 
@@ -50,9 +51,9 @@ int rpc_server_port(const rpc_server *s);
 
 /* Graceful stop: health turns NOT_SERVING, no new calls are accepted,
  * health Watch streams end, idle inference streams end, and the calls in
- * flight finish. After grace_ms (< 0: no limit) the calls still open are
- * cancelled (their queued work is dropped). Returns when every call is
- * gone. Idempotent. */
+ * flight finish. After grace_ms (< 0: no limit; 0: at once) the calls still
+ * open are cancelled (their queued work is dropped). Returns when every
+ * call is gone. Idempotent: a second caller waits for the first. */
 void rpc_server_stop(rpc_server *s, int64_t grace_ms);
 
 /* Stops (with no grace) if not stopped yet and frees. Accepts NULL. */

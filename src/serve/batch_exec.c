@@ -59,7 +59,8 @@ static status concat_input(sched_worker *w, serve_request **reqs, int n, int j, 
     for (int q = 0; q < n; q++) {
         const serve_tensor *t = sched_request_input(reqs[q], j, name);
         if (!t) /* the batcher only groups requests with the same inputs */
-            return status_fail(err, STATUS_INTERNAL, "batched request %d lacks input '%s'", q, name);
+            return status_fail(err, STATUS_INTERNAL, "batched request %d lacks input '%s'", q,
+                               name);
         total += t->nbytes;
     }
     if (total > w->concat_cap[j]) {
@@ -93,7 +94,8 @@ static status build_inputs(sched_worker *w, serve_request **reqs, int n, errinfo
         if (st) break;
         engine_shape client = in.shape;
         int k = serve_meta_find_input(m, in.name);
-        if (k >= 0) st = serve_meta_map_shape(&m->inputs[k], m->max_batch_size, 1, &client, &in.shape, err);
+        if (k >= 0)
+            st = serve_meta_map_shape(&m->inputs[k], m->max_batch_size, 1, &client, &in.shape, err);
         run->ins[j] = in;
     }
     run->n_ins = r0->n_inputs;
@@ -177,7 +179,8 @@ static status slice_output(const serve_tensor *t, int64_t per_row, int64_t first
     if (t->dtype == ENGINE_STRING)
         piece->data = copy_strings((const engine_string *)t->data + first * per_row, count);
     else if ((piece->data = malloc(piece->nbytes ? piece->nbytes : 1)))
-        memcpy(piece->data, (const char *)t->data + (size_t)(first * per_row) * elem, piece->nbytes);
+        memcpy(piece->data, (const char *)t->data + (size_t)(first * per_row) * elem,
+               piece->nbytes);
     if (!piece->data)
         return status_fail(err, STATUS_NO_MEMORY, "out of memory splitting output '%s'", t->name);
     return STATUS_OK;

@@ -114,12 +114,14 @@ static serve_request *prune_front(serve_scheduler *s, uint64_t now) {
 }
 
 static struct timespec to_timespec(uint64_t ns) {
-    return (struct timespec){.tv_sec = (time_t)(ns / 1000000000u), .tv_nsec = (long)(ns % 1000000000u)};
+    return (struct timespec){.tv_sec = (time_t)(ns / 1000000000u),
+                             .tv_nsec = (long)(ns % 1000000000u)};
 }
 
 int sched_next_batch(sched_worker *w, serve_request **batch) {
     serve_scheduler *s = w->s;
     pthread_mutex_lock(&s->mu);
+    s->idle++;
     for (;;) {
         uint64_t now = serve_clock_ns();
         serve_request *dropped = prune_front(s, now);
@@ -148,9 +150,11 @@ int sched_next_batch(sched_worker *w, serve_request **batch) {
             batch[i] = r;
         }
         if (s->head) pthread_cond_signal(&s->cv); /* the rest is another worker's */
+        s->idle--;
         pthread_mutex_unlock(&s->mu);
         return n;
     }
+    s->idle--;
     pthread_mutex_unlock(&s->mu);
     return 0;
 }

@@ -130,10 +130,15 @@ void serve_scheduler_submit(serve_scheduler *s, serve_request *r) {
     s->tail = r;
     atomic_fetch_add(&s->stats.queued, 1);
     pthread_cond_signal(&s->cv);
-    /* The timer sleeps without end while the queue is empty; wake it for a
-     * deadline earlier than its next sweep, or to start polling. */
-    uint64_t due = r->deadline_ns ? r->deadline_ns : r->timing.queue_start_ns + SCHED_CANCEL_POLL_NS;
-    if (s->timer_started && (!s->reap_at || due < s->reap_at)) {
+    /* The timer sleeps without end while the queue is empty. Wake it for a
+     * deadline earlier than its next sweep, or to poll for cancellations
+     * when this request will wait (others are ahead of it, or every worker
+     * is busy); a request that a free worker takes at once needs neither,
+     * so light traffic costs the timer nothing. */
+    bool waits = s->head != r || !s->idle;
+    uint64_t due = r->deadline_ns ? r->deadline_ns
+                   : waits ? r->timing.queue_start_ns + SCHED_CANCEL_POLL_NS : 0;
+    if (due && s->timer_started && (!s->reap_at || due < s->reap_at)) {
         s->reap_at = due;
         pthread_cond_signal(&s->timer_cv);
     }
@@ -184,8 +189,9 @@ static void *sched_timer_main(void *arg) {
             pthread_mutex_lock(&s->mu);
             continue;
         }
-        if (next && next < last + SCHED_TIMER_GRANULARITY_NS) next = last + SCHED_TIMER_GRANULARITY_NS;
-        if (s->head && (!next || next > last + SCHED_CANCEL_POLL_NS)) next = last + SCHED_CANCEL_POLL_NS;
+        uint64_t soonest = last + SCHED_TIMER_GRANULARITY_NS, poll = last + SCHED_CANCEL_POLL_NS;
+        if (next && next < soonest) next = soonest;
+        if (s->head && (!next || next > poll)) next = poll;
         s->reap_at = next;
         if (!next) {
             pthread_cond_wait(&s->timer_cv, &s->mu);
@@ -317,8 +323,9 @@ static status sched_start_workers(serve_scheduler *s, errinfo *err) {
                     s->opts.n_warmup, s->n_workers, (double)(serve_clock_ns() - t0) / 1e6);
     if (!st) {
         int rc = pthread_create(&s->timer, NULL, sched_timer_main, s);
-        if (rc) st = status_fail(err, STATUS_INTERNAL, "model %s: cannot start the timeout timer: %s",
-                                 s->name, strerror(rc));
+        if (rc)
+            st = status_fail(err, STATUS_INTERNAL, "model %s: cannot start the timer thread: %s",
+                             s->name, strerror(rc));
         else s->timer_started = true;
     }
     pthread_sigmask(SIG_SETMASK, &old, NULL);
@@ -327,13 +334,15 @@ static status sched_start_workers(serve_scheduler *s, errinfo *err) {
 
 /* Batching limits: max_requests is how many requests one batch may hold
  * (each has at least one sample, so it is the sample limit too). */
-static status sched_set_batching(serve_scheduler *s, const serve_scheduler_options *o, errinfo *err) {
+static status sched_set_batching(serve_scheduler *s, const serve_scheduler_options *o,
+                                 errinfo *err) {
     int mbs = s->meta->max_batch_size;
     if (o->max_batch_size > 0 && o->max_batch_size < mbs) mbs = o->max_batch_size;
     s->max_requests = o->dynamic_batching && mbs > 1 ? mbs : 1;
     if (o->n_preferred <= 0 || s->max_requests <= 1) return STATUS_OK;
     s->preferred = malloc((size_t)o->n_preferred * sizeof *s->preferred);
-    if (!s->preferred) return status_fail(err, STATUS_NO_MEMORY, "out of memory creating a scheduler");
+    if (!s->preferred)
+        return status_fail(err, STATUS_NO_MEMORY, "out of memory creating a scheduler");
     for (int i = 0; i < o->n_preferred; i++)
         if (o->preferred_batch_sizes[i] > 0 && o->preferred_batch_sizes[i] <= s->max_requests)
             s->preferred[s->n_preferred++] = o->preferred_batch_sizes[i];

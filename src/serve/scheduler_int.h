@@ -74,6 +74,7 @@ struct serve_scheduler {
     pthread_mutex_t mu;
     pthread_cond_t cv;             /* work arrived, or stopping */
     serve_request *head, *tail;    /* the queue */
+    int idle;                      /* workers looking for work (in sched_next_batch) */
     bool stopping;
     bool joined;
 

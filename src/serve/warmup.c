@@ -40,24 +40,28 @@ static void fill_float(void *dst, int64_t n, size_t elem, uint64_t *rng) {
 
 static void fill_double(void *dst, int64_t n, size_t elem, uint64_t *rng) {
     (void)elem;
-    for (int64_t i = 0; i < n; i++) ((double *)dst)[i] = (double)(rng_next(rng) >> 11) / 9007199254740992.0;
+    for (int64_t i = 0; i < n; i++)
+        ((double *)dst)[i] = (double)(rng_next(rng) >> 11) / 9007199254740992.0;
 }
 
 /* FP16 and BF16 in [0.5, 1): a fixed exponent and random mantissa bits. */
 static void fill_half(void *dst, int64_t n, size_t elem, uint64_t *rng) {
     (void)elem;
-    for (int64_t i = 0; i < n; i++) ((uint16_t *)dst)[i] = (uint16_t)(0x3800u | (rng_next(rng) & 0x3ffu));
+    for (int64_t i = 0; i < n; i++)
+        ((uint16_t *)dst)[i] = (uint16_t)(0x3800u | (rng_next(rng) & 0x3ffu));
 }
 
 static void fill_bfloat(void *dst, int64_t n, size_t elem, uint64_t *rng) {
     (void)elem;
-    for (int64_t i = 0; i < n; i++) ((uint16_t *)dst)[i] = (uint16_t)(0x3f00u | (rng_next(rng) & 0x7fu));
+    for (int64_t i = 0; i < n; i++)
+        ((uint16_t *)dst)[i] = (uint16_t)(0x3f00u | (rng_next(rng) & 0x7fu));
 }
 
 /* Integers and booleans of any width: 0 or 1 (little-endian). */
 static void fill_bits(void *dst, int64_t n, size_t elem, uint64_t *rng) {
     memset(dst, 0, (size_t)n * elem);
-    for (int64_t i = 0; i < n; i++) ((unsigned char *)dst)[(size_t)i * elem] = (unsigned char)(rng_next(rng) & 1u);
+    for (int64_t i = 0; i < n; i++)
+        ((unsigned char *)dst)[(size_t)i * elem] = (unsigned char)(rng_next(rng) & 1u);
 }
 
 static fill_fn random_fill(engine_dtype dt) {
@@ -79,9 +83,10 @@ static status read_file(const char *path, char **out, size_t *len, errinfo *err)
     struct stat sb;
     status st = STATUS_OK;
     char *buf = NULL;
-    if (fstat(fileno(fp), &sb) || !S_ISREG(sb.st_mode) || (uint64_t)sb.st_size > WARMUP_MAX_FILE_BYTES) {
-        st = status_fail(err, STATUS_IO_ERROR, "%s is not a regular file of at most %zu bytes", path,
-                         WARMUP_MAX_FILE_BYTES);
+    if (fstat(fileno(fp), &sb) || !S_ISREG(sb.st_mode) ||
+        (uint64_t)sb.st_size > WARMUP_MAX_FILE_BYTES) {
+        st = status_fail(err, STATUS_IO_ERROR, "%s is not a regular file of at most %zu bytes",
+                         path, WARMUP_MAX_FILE_BYTES);
     } else if (!(buf = malloc((size_t)sb.st_size + 1))) {
         st = warm_oom(err);
     } else if (fread(buf, 1, (size_t)sb.st_size, fp) != (size_t)sb.st_size) {
@@ -123,25 +128,28 @@ static void string_row_free(string_row *sr) {
 }
 
 /* Parses <u32 length><bytes> elements, exactly `n` of them filling `len`. */
-static status parse_strings(const char *buf, size_t len, int64_t n, string_row *sr, const char *path,
-                            errinfo *err) {
+static status parse_strings(const char *buf, size_t len, int64_t n, string_row *sr,
+                            const char *path, errinfo *err) {
     size_t off = 0;
     for (int64_t i = 0; i < n; i++) {
         if (len - off < 4)
-            return status_fail(err, STATUS_INVALID_MODEL, "%s: ends inside the length of element %lld "
-                               "(%lld BYTES elements expected)", path, (long long)i, (long long)n);
+            return status_fail(err, STATUS_INVALID_MODEL,
+                               "%s: ends inside the length of element %lld (%lld BYTES elements "
+                               "expected)", path, (long long)i, (long long)n);
         const unsigned char *p = (const unsigned char *)buf + off;
         size_t l = (size_t)p[0] | (size_t)p[1] << 8 | (size_t)p[2] << 16 | (size_t)p[3] << 24;
         off += 4;
         if (l > len - off)
-            return status_fail(err, STATUS_INVALID_MODEL, "%s: element %lld says %zu bytes, %zu are left",
-                               path, (long long)i, l, len - off);
+            return status_fail(err, STATUS_INVALID_MODEL,
+                               "%s: element %lld says %zu bytes, %zu are left", path,
+                               (long long)i, l, len - off);
         sr->row[i] = (engine_string){.ptr = buf + off, .len = l};
         off += l;
     }
     if (off != len)
-        return status_fail(err, STATUS_INVALID_MODEL, "%s: %zu bytes left after %lld BYTES elements",
-                           path, len - off, (long long)n);
+        return status_fail(err, STATUS_INVALID_MODEL,
+                           "%s: %zu bytes left after %lld BYTES elements", path, len - off,
+                           (long long)n);
     return STATUS_OK;
 }
 
@@ -184,7 +192,8 @@ static status string_data(const warm_input *wi, int64_t per_row, const char *pat
     char *p = (char *)(arr + total);
     for (int64_t i = 0; i < per_row; i++) {
         if (sr.row[i].len) memcpy(p, sr.row[i].ptr, sr.row[i].len);
-        for (int64_t r = 0; r < wi->rows; r++) arr[r * per_row + i] = (engine_string){p, sr.row[i].len};
+        for (int64_t r = 0; r < wi->rows; r++)
+            arr[r * per_row + i] = (engine_string){p, sr.row[i].len};
         p += sr.row[i].len;
     }
     string_row_free(&sr);
@@ -225,7 +234,8 @@ static status dense_data(const warm_input *wi, int64_t per_row, const char *path
     return STATUS_OK;
 }
 
-static status add_input(serve_request *r, const warm_input *wi, const char *model_dir, errinfo *err) {
+static status add_input(serve_request *r, const warm_input *wi, const char *model_dir,
+                        errinfo *err) {
     int64_t per_row = 1;
     for (int d = wi->batch_dim; d < wi->shape.rank; d++) {
         int64_t v = wi->shape.dims[d];
@@ -262,7 +272,8 @@ static status sample_check(serve_warmup_sample *ws, const serve_model_meta *meta
 }
 
 static status sample_from_config(serve_warmup_sample *ws, const model_warmup *mw, size_t index,
-                                 const serve_model_meta *meta, const char *model_dir, errinfo *err) {
+                                 const serve_model_meta *meta, const char *model_dir,
+                                 errinfo *err) {
     char name[128];
     if (mw->name && mw->name[0]) snprintf(name, sizeof name, "%s", mw->name);
     else snprintf(name, sizeof name, "model_warmup[%zu]", index);

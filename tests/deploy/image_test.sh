@@ -114,9 +114,9 @@ if [ -z "${INFERD_IMAGE_NOBUILD:-}" ]; then
     tar -c CMakeLists.txt src scripts/install-deps.sh .dockerignore deploy/docker/Dockerfile \
         $( [ -d proto ] && echo proto ) | tar -x -C "$CONTEXT"
     # --format docker keeps HEALTHCHECK (the OCI image format has no field for it).
-    if "${P[@]}" build --network host --format docker --layers --target build \
+    if "${P[@]}" build --network host --format docker --layers --force-rm --target build \
             -t "$BUILD_IMAGE" -f "$CONTEXT/deploy/docker/Dockerfile" "$CONTEXT" >> "$CACHE/build.log" 2>&1 &&
-       "${P[@]}" build --network host --format docker --layers \
+       "${P[@]}" build --network host --format docker --layers --force-rm \
             --build-arg REVISION="$(git rev-parse --short HEAD 2>/dev/null || echo unknown)" \
             --build-arg CREATED="$(date -u +%Y-%m-%dT%H:%M:%SZ)" \
             -t "$IMAGE" -f "$CONTEXT/deploy/docker/Dockerfile" "$CONTEXT" >> "$CACHE/build.log" 2>&1; then

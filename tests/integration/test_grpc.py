@@ -143,7 +143,34 @@ def test_statistics_and_repository_index(client):
     code, msg = grpc_error(lambda: client.get_inference_statistics("no_such_model"))
     assert code == "NOT_FOUND" and "no_such_model" in msg
     code, msg = grpc_error(lambda: client.load_model("digits"))
-    assert code == "UNIMPLEMENTED" and "loading" in msg
+    assert code == "FAILED_PRECONDITION" and "--model-control-mode explicit" in msg, msg
+
+
+def test_repository_load_and_unload_in_explicit_mode(start_server, tmp_path):
+    import tritonclient.grpc as grpcclient
+    repo = models.make_repo(tmp_path / "repo", ["add", "digits"])
+    s = start_server(repo, "--model-control-mode", "explicit", "--load-model", "add")
+    c = grpcclient.InferenceServerClient(url=address(s))
+    try:
+        rows = {r["name"]: r for r in c.get_model_repository_index(as_json=True)["models"]}
+        assert rows["add"]["state"] == "READY" and rows["digits"]["state"] != "READY", rows
+        assert not c.is_model_ready("digits")
+        c.load_model("digits")
+        assert c.is_model_ready("digits")
+        image = np.zeros((1, 64), np.float32)
+        assert c.infer("digits", [tensor("image", image)]).as_numpy("probabilities").shape == (1, 10)
+        c.unload_model("digits")
+        assert not c.is_model_ready("digits")
+        code, msg = grpc_error(lambda: c.infer("digits", [tensor("image", image)]))
+        assert code in ("UNAVAILABLE", "NOT_FOUND"), (code, msg)
+        code, msg = grpc_error(lambda: c.load_model("no_such_model"))
+        assert code == "NOT_FOUND" and "no_such_model" in msg, msg
+        code, msg = grpc_error(lambda: c.load_model("digits", config="{}"))
+        assert code == "UNIMPLEMENTED" and "'config' is not supported" in msg, msg
+        ready = c.get_model_repository_index(as_json=True)["models"]
+        assert [r["name"] for r in ready if r.get("state") == "READY"] == ["add"]
+    finally:
+        c.close()
 
 
 # --- inference ------------------------------------------------------------------------
@@ -396,12 +423,16 @@ def slow_model(chain):
                          [models.vi("y", TensorProto.FLOAT, [])], [A, W])
 
 
-@pytest.fixture
-def slow_server(start_server, tmp_path):
+def start_slow_server(start_server, tmp_path, *flags):
     repo = str(tmp_path / "repo")
     models.write_model(repo, "slow", slow_model(120))
     models.add_named(repo, "add")
-    return start_server(repo, "--log-verbose", "1")
+    return start_server(repo, "--log-verbose", "1", *flags)
+
+
+@pytest.fixture
+def slow_server(start_server, tmp_path):
+    return start_slow_server(start_server, tmp_path)
 
 
 def timed_infer(c, x=0.0):
@@ -420,18 +451,19 @@ def test_deadline_and_cancel_drop_queued_work(slow_server):
     c = grpcclient.InferenceServerClient(url=address(slow_server))
     try:
         t = min(timed_infer(c), timed_infer(c))
-        assert t > 0.02, "the slow model is too fast to hold a request in flight (%.3fs)" % t
+        assert t > 0.1, "the slow model is too fast to hold a request in flight (%.3fs)" % t
         runs0, fails0 = stats(c)
         done = queue.Queue()
         c.async_infer("slow", [tensor("x", np.array([1], np.float32))],
                       callback=lambda result, error: done.put(("first", result, error)))
-        time.sleep(t * 0.2)        # the first request is running now
+        time.sleep(t * 0.1)        # the first request is running now
         # Queued behind it: one whose deadline passes, one the client cancels.
         code, _ = grpc_error(lambda: c.infer("slow", [tensor("x", np.array([2], np.float32))],
-                                             client_timeout=t * 0.3))
+                                             client_timeout=t * 0.2))
         assert code == "DEADLINE_EXCEEDED"
         ctx = c.async_infer("slow", [tensor("x", np.array([3], np.float32))],
                             callback=lambda result, error: done.put(("cancelled", result, error)))
+        time.sleep(t * 0.05)       # queued on the server, not just sent
         ctx.cancel()
         seen = {}
         for _ in range(2):
@@ -450,8 +482,11 @@ def test_deadline_and_cancel_drop_queued_work(slow_server):
         c.close()
 
 
-def test_sigterm_turns_health_not_serving_and_lets_calls_finish(slow_server):
+def test_sigterm_turns_health_not_serving_and_lets_calls_finish(start_server, tmp_path):
+    """No drain delay: the port stops at the signal; the call in flight still
+    gets its answer, Watch and idle streams end, the process exits 0."""
     import tritonclient.grpc as grpcclient
+    slow_server = start_slow_server(start_server, tmp_path, "--drain-delay-secs", "0")
     from grpc_health.v1 import health_pb2, health_pb2_grpc
     c = grpcclient.InferenceServerClient(url=address(slow_server))
     ch = grpc.insecure_channel(address(slow_server))
@@ -495,6 +530,29 @@ def test_sigterm_turns_health_not_serving_and_lets_calls_finish(slow_server):
         assert slow_server.proc.wait(timeout=TIMEOUT) == 0
     finally:
         c.stop_stream()
+        ch.close()
+        c.close()
+
+
+def test_drain_delay_keeps_serving_while_health_says_not_serving(start_server, tmp_path):
+    import tritonclient.grpc as grpcclient
+    from grpc_health.v1 import health_pb2, health_pb2_grpc
+    s = start_server(models.make_repo(tmp_path / "repo", ["add"]), "--drain-delay-secs", "2")
+    c = grpcclient.InferenceServerClient(url=address(s))
+    ch = grpc.insecure_channel(address(s))
+    try:
+        h = health_pb2_grpc.HealthStub(ch)
+        check = lambda service: h.Check(health_pb2.HealthCheckRequest(service=service),
+                                        timeout=TIMEOUT).status
+        assert check("") == check("add") == health_pb2.HealthCheckResponse.SERVING
+        s.proc.send_signal(signal.SIGTERM)
+        assert check("") == check("add") == health_pb2.HealthCheckResponse.NOT_SERVING
+        assert not c.is_server_ready()
+        one = np.ones((1, 4), np.float32)      # still answered during the delay
+        np.testing.assert_array_equal(
+            c.infer("add", [tensor("a", one), tensor("b", one)]).as_numpy("y"), one + one)
+        assert s.proc.wait(timeout=TIMEOUT) == 0
+    finally:
         ch.close()
         c.close()
 

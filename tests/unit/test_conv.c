@@ -133,6 +133,20 @@ int main(void) {
         failures += check_one(&g, 0);
         if (i % 2 == 0) failures += check_one(&g, 1), cases++;
     }
+    /* "Same" stride-1 convolutions (the shifted-plane im2col), with
+     * asymmetric pads, dilations and sizes large enough to be tiled. */
+    for (int i = 0; i < 60; i++, cases++) {
+        conv_geom g = {.nsp = 2, .batch = rnd(1, 2), .group = 1, .in_ch = rnd(1, i % 10 ? 6 : 40),
+                       .out_ch = rnd(1, 8)};
+        for (int d = 0; d < 2; d++) {
+            g.kernel[d] = rnd(1, 5);
+            g.dilation[d] = rnd(1, 2);
+            g.stride[d] = 1;
+            g.in[d] = g.out[d] = rnd(1, i % 10 ? 12 : 60);
+            g.pad[d] = rnd(0, g.dilation[d] * (g.kernel[d] - 1)); /* trailing pad: the rest */
+        }
+        failures += check_one(&g, 0);
+    }
     /* A layer large enough to be tiled. */
     conv_geom big = {.nsp = 2, .batch = 1, .in_ch = 64, .out_ch = 32, .group = 1,
                      .in = {40, 40}, .out = {40, 40}, .kernel = {3, 3}, .stride = {1, 1},

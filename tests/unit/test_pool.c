@@ -54,7 +54,15 @@ static int check(const pool_geom *g, int count_pad) {
     /* Distinct values, so the argmax is unique. */
     for (int64_t i = 0; i < g->planes * isz; i++) x[i] = (float)((i * 7919) % 10007) / 100.0f - 50;
     const pool_kernels *k = pool_kernels_for(ENGINE_FLOAT);
+    k->max(g, x, yl, NULL, 0, 0, g->planes); /* the fast path without indices */
     k->max(g, x, ym, idx, 0, 0, g->planes);
+    for (int64_t i = 0; i < g->planes * osz; i++)
+        if (yl[i] != ym[i]) {
+            fprintf(stderr, "max without indices differs at %lld: %g vs %g\n", (long long)i,
+                    yl[i], ym[i]);
+            free(x), free(ym), free(ya), free(yl), free(idx);
+            return 1;
+        }
     k->avg(g, x, ya, count_pad, 0, g->planes);
     k->lp(g, x, yl, 2.0, 0, g->planes);
     int bad = 0;

@@ -56,10 +56,50 @@ CONV_INLINE void row_scatter_add(float *restrict yrow, int64_t w, int64_t o0, in
     }
 }
 
+/* Stride 1 with output rows as wide as input rows ("same" convolutions):
+ * a tap's row of the column matrix is the input plane shifted by one flat
+ * offset. One memcpy per tap, then the columns that wrapped around a row
+ * edge and the rows outside the image are zeroed; far cheaper than a copy
+ * per output row when rows are short (14x14, 7x7). */
+CONV_INLINE void im2col_2d_shift(const conv_geom *g, const float *xc, int64_t kh, int64_t kw,
+                                 int64_t p0, int64_t p1, float *restrict dst) {
+    const int64_t h = g->in[0], w = g->in[1], oh_n = g->out[0];
+    const int64_t dy = kh * g->dilation[0] - g->pad[0], dx = kw * g->dilation[1] - g->pad[1];
+    const int64_t shift = dy * w + dx;
+    /* Flat outputs whose input row exists and whose source index is inside
+     * the plane: [f0, f1) within the tile [p0, p1). */
+    int64_t f0 = (dy < 0 ? -dy : 0) * w, f1 = (h - dy < oh_n ? h - dy : oh_n) * w;
+    if (f0 < p0) f0 = p0;
+    if (f0 < -shift) f0 = -shift;
+    if (f1 > p1) f1 = p1;
+    if (f1 > h * w - shift) f1 = h * w - shift;
+    if (f1 < f0) f1 = f0 = p0;
+    memset(dst, 0, (size_t)(f0 - p0) * sizeof *dst);
+    memcpy(dst + (f0 - p0), xc + f0 + shift, (size_t)(f1 - f0) * sizeof *dst);
+    memset(dst + (f1 - p0), 0, (size_t)(p1 - f1) * sizeof *dst);
+    /* Columns ow whose input column ow + dx is outside [0, w). */
+    int64_t lo = dx < 0 ? -dx : 0, hi = w - dx < w ? w - dx : w;
+    if (lo == 0 && hi == w) return;
+    for (int64_t row = f0 / w * w; row < f1; row += w) {
+        for (int64_t ow = 0; ow < lo; ow++)
+            if (row + ow >= f0 && row + ow < f1) dst[row + ow - p0] = 0.0f;
+        for (int64_t ow = hi > 0 ? hi : 0; ow < w; ow++)
+            if (row + ow >= f0 && row + ow < f1) dst[row + ow - p0] = 0.0f;
+    }
+}
+
 CONV_INLINE void im2col_2d(const conv_geom *g, int64_t channels, const float *x, int64_t p0,
                            int64_t p1, float *col, int64_t ldc) {
     const int64_t h = g->in[0], w = g->in[1], ow_n = g->out[1];
     const int64_t kh_n = g->kernel[0], kw_n = g->kernel[1];
+    if (g->stride[0] == 1 && g->stride[1] == 1 && ow_n == w) {
+        for (int64_t c = 0; c < channels; c++)
+            for (int64_t kh = 0; kh < kh_n; kh++)
+                for (int64_t kw = 0; kw < kw_n; kw++)
+                    im2col_2d_shift(g, x + c * h * w, kh, kw, p0, p1,
+                                    col + ((c * kh_n + kh) * kw_n + kw) * ldc);
+        return;
+    }
     for (int64_t c = 0; c < channels; c++) {
         const float *xc = x + c * h * w;
         for (int64_t kh = 0; kh < kh_n; kh++) {

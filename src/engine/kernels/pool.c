@@ -78,8 +78,9 @@ static inline int64_t axis_window(const pool_geom *g, int d, int64_t o, win *w) 
     }
 
 #define POOL_MAX(NAME, T, LOWEST)                                                        \
-    VM_TARGET_CLONES static void NAME(const pool_geom *g, const void *xv, void *yv, int64_t *idx,         \
-                     int col_major, int64_t q0, int64_t q1) {                            \
+    VM_TARGET_CLONES static void NAME(const pool_geom *g, const void *xv, void *yv,      \
+                                      int64_t *idx, int col_major, int64_t q0,           \
+                                      int64_t q1) {                                      \
         const T *x = xv;                                                                 \
         T *y = yv;                                                                       \
         POOL_LOOP({                                                                      \
@@ -99,8 +100,8 @@ static inline int64_t axis_window(const pool_geom *g, int d, int64_t o, win *w) 
     }
 
 #define POOL_AVG(NAME, T, ACC)                                                           \
-    VM_TARGET_CLONES static void NAME(const pool_geom *g, const void *xv, void *yv, int count_pad,        \
-                     int64_t q0, int64_t q1) {                                           \
+    VM_TARGET_CLONES static void NAME(const pool_geom *g, const void *xv, void *yv,      \
+                                      int count_pad, int64_t q0, int64_t q1) {           \
         const T *x = xv;                                                                 \
         T *y = yv;                                                                       \
         POOL_LOOP({                                                                      \
@@ -113,8 +114,8 @@ static inline int64_t axis_window(const pool_geom *g, int d, int64_t o, win *w) 
     }
 
 #define POOL_LP(NAME, T)                                                                 \
-    VM_TARGET_CLONES static void NAME(const pool_geom *g, const void *xv, void *yv, double p, int64_t q0, \
-                     int64_t q1) {                                                       \
+    VM_TARGET_CLONES static void NAME(const pool_geom *g, const void *xv, void *yv,      \
+                                      double p, int64_t q0, int64_t q1) {                \
         const T *x = xv;                                                                 \
         T *y = yv;                                                                       \
         POOL_LOOP({                                                                      \
@@ -152,8 +153,8 @@ static int fast2d(const pool_geom *g) {
 }
 
 /* yrow[o] = max/sum over the window's taps of row oh. */
-static inline void row_reduce(const pool_geom *g, const float *xp, float *restrict yrow, int64_t oh,
-                              int is_max) {
+static inline __attribute__((always_inline)) void
+row_reduce(const pool_geom *g, const float *xp, float *restrict yrow, int64_t oh, int is_max) {
     const int64_t ow_n = g->out[2], w = g->in[2], s = g->stride[2];
     const float init = is_max ? -INFINITY : 0.0f;
     VM_SIMD for (int64_t o = 0; o < ow_n; o++) yrow[o] = init;

@@ -1,0 +1,14 @@
+/* omp_env.c -- OMP_WAIT_POLICY=passive by default, set before libgomp
+ * initializes (see omp_env.h for why a re-exec). */
+#include "omp_env.h"
+
+#include <stdlib.h>
+#include <unistd.h>
+
+void omp_env_defaults(char **argv) {
+    if (getenv("OMP_WAIT_POLICY") || getenv("GOMP_SPINCOUNT")) return;
+    if (setenv("OMP_WAIT_POLICY", "passive", 0) != 0) return;
+    execv("/proc/self/exe", argv);
+    /* No /proc (or exec refused): run on with libgomp's own default. */
+    unsetenv("OMP_WAIT_POLICY");
+}
