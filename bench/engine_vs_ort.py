@@ -331,6 +331,21 @@ def run_ort(launcher, path, feed_path, threads, iters, warmup):
     return _last_json(launcher.run(cmd))
 
 
+def measure_pair(launcher, args, path, shapes, feed_path, threads, batch, iters, warmup):
+    """inferd then ORT, --rounds times; each side's result is the round with
+    its median p50 (rounds spread a load spike over both runtimes)."""
+    rounds = args.rounds or (1 if args.quick else 3)
+    ra, ro = [], []
+    for _ in range(rounds):
+        ra.append(run_inferd(launcher, args.inferd, path, shapes, threads, batch, iters, warmup))
+        ro.append(run_ort(launcher, path, feed_path, threads, iters, warmup))
+
+    def median(rs):
+        ok = sorted((r for r in rs if "p50_ms" in r), key=lambda r: r["p50_ms"])
+        return ok[len(ok) // 2] if ok else rs[0]
+    return median(ra), median(ro)
+
+
 def ort_worker(spec):
     """One ONNX Runtime measurement in this process; prints one JSON line."""
     import numpy as np
@@ -452,6 +467,8 @@ def parse_args(argv):
                    help="input shape for --model files with symbolic dims besides the batch")
     p.add_argument("--threads", default="1,2")
     p.add_argument("--batches", default="1,8")
+    p.add_argument("--rounds", type=int, help="inferd/ORT pairs per row, median kept "
+                   "(default 3, 1 with --quick)")
     p.add_argument("--iterations", type=int, help="timed runs (default: from the model's FLOPs)")
     p.add_argument("--inferd", default=os.path.join(ROOT, "build", "inferd"))
     p.add_argument("--cache", default=os.path.join(HERE, "models"))
@@ -503,8 +520,8 @@ def main(argv):
             for t in threads:
                 print("%s threads %d batch %d: %d iterations ..." % (name, t, batch, iters),
                       end="", flush=True)
-                a = run_inferd(launcher, args.inferd, path, shapes, t, batch, iters, warmup)
-                o = run_ort(launcher, path, feed_path, t, iters, warmup)
+                a, o = measure_pair(launcher, args, path, shapes, feed_path, t, batch, iters,
+                                    warmup)
                 ip, op = a.get("p50_ms"), o.get("p50_ms")
                 print(" inferd %s ms, ORT %s ms, ratio %s" % (
                     fmt(ip, "%.3f") if ip else a.get("error"),

@@ -20,7 +20,7 @@
 
 typedef struct bench_opts {
     const char *model;
-    int threads, batch, iterations, warmup, json;
+    int threads, batch, iterations, warmup, json, optimize;
     int n_shapes;
     const char *shape_args[BENCH_MAX_SHAPES]; /* "NAME=D1xD2x..." */
 } bench_opts;
@@ -152,7 +152,8 @@ static int bench_run(const bench_opts *o) {
     errinfo err;
     int rc = 1;
     double t0 = now_ms();
-    if (engine_model_load(o->model, NULL, &m, &err)) goto fail;
+    engine_load_options lo = {.optimize = o->optimize};
+    if (engine_model_load(o->model, &lo, &m, &err)) goto fail;
     double load_ms = now_ms() - t0;
     engine_session_options so = {.threads = o->threads};
     if (engine_model_input_count(m) > 64) {
@@ -189,7 +190,7 @@ fail:
 }
 
 int cmd_bench(int argc, char **argv) {
-    bench_opts o = {.threads = 1, .batch = 1, .iterations = 50, .warmup = 5};
+    bench_opts o = {.threads = 1, .batch = 1, .iterations = 50, .warmup = 5, .optimize = 1};
     const char *shape = NULL;
     const flag flags[] = {
         {"threads", FLAG_INT, &o.threads, "T", "intra-op threads (default 1)"},
@@ -198,6 +199,7 @@ int cmd_bench(int argc, char **argv) {
         {"warmup", FLAG_INT, &o.warmup, "W", "untimed runs first (default 5)"},
         {"shape", FLAG_STRING, &shape, "NAME=D1xD2x...", "shape of one input; repeatable"},
         {"json", FLAG_BOOL, &o.json, NULL, "end with one JSON line of the results"},
+        {"optimize", FLAG_INT, &o.optimize, "0|1", "load-time graph optimizations (default 1)"},
     };
     int n = (int)(sizeof flags / sizeof flags[0]);
     /* The model path is positional and --shape repeats: collect both before

@@ -22,6 +22,7 @@
 
 #include "onnx_loader.h"
 #include "op.h"
+#include "optimize.h"
 
 const graph *engine_model_graph(const engine_model *m) { return m->main; }
 
@@ -184,7 +185,8 @@ void engine_model_destroy(engine_model *m) {
 
 /* --- load ------------------------------------------------------------------ */
 
-static status model_build(engine_model *m, const void *buf, size_t len, errinfo *err) {
+static status model_build(engine_model *m, const void *buf, size_t len,
+                          const engine_load_options *opts, errinfo *err) {
     model_arena scratch = {0};
     pb_model *pm;
     graph *g;
@@ -199,6 +201,7 @@ static status model_build(engine_model *m, const void *buf, size_t len, errinfo 
         st = status_fail(err, STATUS_INVALID_MODEL, "the graph declares no outputs");
         goto done;
     }
+    if ((!opts || opts->optimize) && (st = graph_optimize(m, g, err))) goto done;
     if ((st = bind_graph(g, err))) goto done;
     st = prepare_graph(g, err);
 done:
@@ -208,7 +211,6 @@ done:
 
 status engine_model_load_buffer(const void *buf, size_t len, const char *base_dir,
                                 const engine_load_options *opts, engine_model **out, errinfo *err) {
-    (void)opts; /* no graph optimizations exist yet */
     *out = NULL;
     engine_model *m = calloc(1, sizeof *m);
     status st;
@@ -217,7 +219,7 @@ status engine_model_load_buffer(const void *buf, size_t len, const char *base_di
         st = status_fail(err, STATUS_NO_MEMORY, "out of memory loading a model");
         goto fail;
     }
-    if ((st = model_build(m, buf, len, err))) goto fail;
+    if ((st = model_build(m, buf, len, opts, err))) goto fail;
     *out = m;
     return STATUS_OK;
 fail:
@@ -234,7 +236,6 @@ static char *dir_of(const char *path) {
 
 status engine_model_load(const char *path, const engine_load_options *opts, engine_model **out,
                          errinfo *err) {
-    (void)opts;
     *out = NULL;
     engine_model *m = calloc(1, sizeof *m);
     int fd = -1;
@@ -267,7 +268,7 @@ status engine_model_load(const char *path, const engine_load_options *opts, engi
     }
     close(fd);
     fd = -1;
-    if ((st = model_build(m, m->file_map, m->file_len, err))) {
+    if ((st = model_build(m, m->file_map, m->file_len, opts, err))) {
         status_wrap(err, st, "%s", path);
         goto fail;
     }

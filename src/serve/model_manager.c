@@ -19,6 +19,7 @@
 #include "../common/log.h"
 #include "infer_request_int.h"
 #include "integrity.h"
+#include "load_priority.h"
 #include "model_manager_int.h"
 #include "repository.h"
 #include "serve_metrics.h"
@@ -172,8 +173,13 @@ static void version_load_job(serve_manager *mm, serve_model_handle *h, bool stop
     status st = serve_metrics_add_model(mm->metrics, h->name, h->version, &h->metrics, &err);
     if (st) log_warn("model '%s' version %lld: no metrics: %s", h->name, (long long)h->version,
                      err.msg);
+    /* Loads after start-up share the cores with serving: they run at idle
+     * priority (load_priority.h); the start-up loads have nothing to yield to. */
+    serve_bg_load bg = {0};
+    if (!h->initial) serve_bg_load_begin(&bg);
     st = serve_integrity_check(h->dir, h->path, &err);
     if (!st) st = version_load(mm, h, &err);
+    serve_bg_load_end(&bg);
     uint64_t dt = serve_clock_ns() - t0;
     serve_model_metrics_set_load_duration(h->metrics, dt);
     pthread_rwlock_wrlock(&mm->table);

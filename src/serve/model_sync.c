@@ -159,12 +159,14 @@ static void out_load(sync_out *out, serve_model_handle *h) {
 /* Marks h retired and passes the table's reference to the retire list. */
 static void retire_handle(serve_model_handle *h, sync_out *out) {
     h->retired = true;
+    /* A LOADING version's loader may still be setting its parts (metrics
+     * included); it sees `retired` and leaves the state alone. */
+    if (h->state == SERVE_MODEL_READY) serve_model_metrics_set_ready(h->metrics, false);
     if (h->state != SERVE_MODEL_FAILED) {
         h->state = SERVE_MODEL_UNAVAILABLE;
         free(h->reason);
         h->reason = strdup("unloading");
     }
-    serve_model_metrics_set_ready(h->metrics, false);
     out_retire(out, h);
 }
 

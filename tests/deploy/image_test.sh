@@ -111,8 +111,9 @@ if [ -z "${INFERD_IMAGE_NOBUILD:-}" ]; then
     # them disagree.
     CONTEXT=$CONF_DIR/context
     mkdir -p "$CONTEXT"
-    tar -c CMakeLists.txt src scripts/install-deps.sh .dockerignore deploy/docker/Dockerfile \
-        $( [ -d proto ] && echo proto ) | tar -x -C "$CONTEXT"
+    ctx=(CMakeLists.txt src scripts/install-deps.sh .dockerignore deploy/docker/Dockerfile)
+    for d in proto tests/unit tests/conformance; do [ -d "$d" ] && ctx+=("$d"); done
+    tar -c "${ctx[@]}" | tar -x -C "$CONTEXT"
     # --format docker keeps HEALTHCHECK (the OCI image format has no field for it).
     if "${P[@]}" build --network host --format docker --layers --force-rm --target build \
             -t "$BUILD_IMAGE" -f "$CONTEXT/deploy/docker/Dockerfile" "$CONTEXT" >> "$CACHE/build.log" 2>&1 &&

@@ -230,7 +230,8 @@ out:
 typedef struct load_gen {
     serve_manager *mm;
     atomic_int stop;
-    int ok, failed;
+    atomic_int ok, failed;
+    pthread_mutex_t mu;
     char first_error[256];
 } load_gen;
 
@@ -239,9 +240,11 @@ static void *load_main(void *arg) {
     while (!atomic_load(&g->stop)) {
         char msg[256];
         if (infer(g->mm, "s", 4, msg, sizeof msg) > 0) {
-            g->ok++;
-        } else {
-            if (!g->failed++) snprintf(g->first_error, sizeof g->first_error, "%s", msg);
+            atomic_fetch_add(&g->ok, 1);
+        } else if (atomic_fetch_add(&g->failed, 1) == 0) {
+            pthread_mutex_lock(&g->mu);
+            snprintf(g->first_error, sizeof g->first_error, "%s", msg);
+            pthread_mutex_unlock(&g->mu);
         }
     }
     return NULL;
@@ -254,7 +257,7 @@ static void test_requests_never_fail_during_swaps(void) {
     serve_manager *mm = start(root, SERVE_CONTROL_POLL, NULL);
     if (!mm) goto out;
     atomic_store(&fake_sleep_us, 200);
-    load_gen g = {.mm = mm};
+    load_gen g = {.mm = mm, .mu = PTHREAD_MUTEX_INITIALIZER};
     pthread_t t[3];
     for (int i = 0; i < 3; i++) pthread_create(&t[i], NULL, load_main, &g);
     for (int round = 0; round < 4; round++) {
@@ -270,9 +273,10 @@ static void test_requests_never_fail_during_swaps(void) {
     atomic_store(&g.stop, 1);
     for (int i = 0; i < 3; i++) pthread_join(t[i], NULL);
     atomic_store(&fake_sleep_us, 0);
-    CHECK(g.ok > 0);
-    CHECK(g.failed == 0);
-    if (g.failed) fprintf(stderr, "  %d failed, first: %s\n", g.failed, g.first_error);
+    CHECK(atomic_load(&g.ok) > 0);
+    CHECK(atomic_load(&g.failed) == 0);
+    if (atomic_load(&g.failed))
+        fprintf(stderr, "  %d failed, first: %s\n", atomic_load(&g.failed), g.first_error);
     CHECK_STATES(mm, "s", "4:READY");
     serve_manager_destroy(mm);
 out:

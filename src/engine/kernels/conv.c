@@ -4,10 +4,13 @@
  * Forward convolution is split into units of (image, group, tile of output
  * positions). A tile's column matrix is sized to stay in L2, so im2col writes
  * it, sgemm reads it back from cache, and the epilogue touches the output
- * tile while it is still warm. With enough units each thread takes its own
- * share and runs single-threaded GEMMs; with few (batch 1, a deep layer of
- * 7x7 positions) the units run one after another and each GEMM uses every
- * thread. */
+ * tile while it is still warm. When tiles are plentiful and the weights
+ * small, threads claim units one at a time and run single-threaded GEMMs;
+ * otherwise (batch 1, a deep layer of 7x7 positions and large weights) the
+ * units run one after another: im2col split over input channels, then the
+ * GEMM split over output channels, each thread reading only its rows of W.
+ * These GEMMs are single-threaded: all parallelism goes through the kpar the
+ * caller provides (the executor's threads). */
 #include "conv.h"
 
 #include <stdatomic.h>

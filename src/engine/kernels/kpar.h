@@ -10,13 +10,11 @@
  *         exec_parallel_for(x, n, fn, arg);
  *     }
  *     kpar p = {.run = par, .ctx = x, .threads = exec_threads(x)};
- *     kpar_for(&p, channels, im2col_chunk, &args);          // static chunks
- *     kpar_for_dynamic(&p, planes, 4, plane_chunk, &args);  // claimed 4 at a time
+ *     kpar_for(&p, channels, im2col_chunk, &args);
  */
 #ifndef INFERD_KPAR_H
 #define INFERD_KPAR_H
 
-#include <stdatomic.h>
 #include <stdint.h>
 
 typedef void (*kpar_fn)(void *arg, int64_t begin, int64_t end);
@@ -36,38 +34,6 @@ static inline void kpar_for(const kpar *p, int64_t n, kpar_fn fn, void *arg) {
 
 static inline int kpar_threads(const kpar *p) {
     return p && p->run && p->threads > 1 ? p->threads : 1;
-}
-
-/* Dynamic scheduling: each thread claims blocks of `grain` items until none
- * are left, so a thread the OS delays does not hold the others at the end
- * of the loop. For loops of many similar, independent items. */
-typedef struct kpar_dyn {
-    atomic_llong next;
-    int64_t n, grain;
-    kpar_fn fn;
-    void *arg;
-} kpar_dyn;
-
-static inline void kpar_dyn_worker(void *arg, int64_t s0, int64_t s1) {
-    kpar_dyn *d = arg;
-    (void)s0, (void)s1;
-    for (int64_t b; (b = atomic_fetch_add(&d->next, d->grain)) < d->n;)
-        d->fn(d->arg, b, b + d->grain < d->n ? b + d->grain : d->n);
-}
-
-static inline void kpar_for_dynamic(const kpar *p, int64_t n, int64_t grain, kpar_fn fn,
-                                    void *arg) {
-    int threads = kpar_threads(p);
-    if (grain < 1) grain = 1;
-    if (n <= 0) return;
-    if (threads == 1 || n <= grain) {
-        fn(arg, 0, n);
-        return;
-    }
-    kpar_dyn d = {.n = n, .grain = grain, .fn = fn, .arg = arg};
-    atomic_init(&d.next, 0);
-    int64_t blocks = (n + grain - 1) / grain;
-    p->run(p->ctx, blocks < threads ? blocks : threads, kpar_dyn_worker, &d);
 }
 
 #endif

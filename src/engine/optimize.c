@@ -1,0 +1,111 @@
+/* optimize.c -- load-time graph rewrites (see optimize.h). */
+#include "optimize.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "onnx_loader.h"
+
+/* Readers of each value in g: node inputs, plus the outer references of the
+ * subgraphs g's nodes own. */
+static void count_readers(const graph *g, int *readers) {
+    for (int i = 0; i < g->n_nodes; i++) {
+        const node *n = &g->nodes[i];
+        for (int k = 0; k < n->n_inputs; k++)
+            if (n->inputs[k] >= 0) readers[n->inputs[k]]++;
+        for (int a = 0; a < n->n_attrs; a++) {
+            const attr *at = &n->attrs[a];
+            int ng = at->type == ATTR_GRAPH ? 1 : at->type == ATTR_GRAPHS ? at->count : 0;
+            for (int q = 0; q < ng; q++) {
+                const graph *sub = at->type == ATTR_GRAPH ? at->g : at->graphs[q];
+                for (int v = 0; sub && v < sub->n_values; v++)
+                    if (sub->values[v].kind == VALUE_OUTER) readers[sub->values[v].outer_index]++;
+            }
+        }
+    }
+}
+
+/* Identity, or Dropout that is a pass-through: inference mode (no
+ * training_mode input; is_test before opset 7) and its mask unread. */
+static int is_pass_through(const graph *g, const node *n, const int *readers) {
+    if (n->domain[0] || n->n_inputs < 1 || n->inputs[0] < 0 || n->n_outputs < 1 ||
+        n->outputs[0] < 0 || g->values[n->outputs[0]].is_output)
+        return 0;
+    if (!strcmp(n->op_type, "Identity")) return n->n_inputs == 1 && n->n_outputs == 1;
+    if (strcmp(n->op_type, "Dropout")) return 0;
+    if (n->n_inputs >= 3 && n->inputs[2] >= 0) return 0;
+    if (n->opset < 7 && node_attr_int(n, "is_test", 0) == 0) return 0;
+    for (int k = 1; k < n->n_outputs; k++) {
+        int v = n->outputs[k];
+        if (v >= 0 && (readers[v] || g->values[v].is_output)) return 0;
+    }
+    return 1;
+}
+
+/* Every read of `from` in g (and in its nodes' subgraphs) now reads `to`. */
+static void redirect_reads(graph *g, int from, int to) {
+    for (int i = 0; i < g->n_nodes; i++) {
+        node *n = &g->nodes[i];
+        for (int k = 0; k < n->n_inputs; k++)
+            if (n->inputs[k] == from) n->inputs[k] = to;
+        for (int a = 0; a < n->n_attrs; a++) {
+            attr *at = &n->attrs[a];
+            int ng = at->type == ATTR_GRAPH ? 1 : at->type == ATTR_GRAPHS ? at->count : 0;
+            for (int q = 0; q < ng; q++) {
+                graph *sub = at->type == ATTR_GRAPH ? at->g : at->graphs[q];
+                for (int v = 0; sub && v < sub->n_values; v++)
+                    if (sub->values[v].kind == VALUE_OUTER && sub->values[v].outer_index == from)
+                        sub->values[v].outer_index = to;
+            }
+        }
+    }
+}
+
+/* Drops the nodes marked in `dead`, keeping the order, and recomputes
+ * producers and lifetimes. Values only a dead node produced are left
+ * unproduced and unread: the executor never plans memory for them. */
+static void compact(graph *g, const unsigned char *dead, int *new_index) {
+    int n = 0;
+    for (int i = 0; i < g->n_nodes; i++) {
+        new_index[i] = dead[i] ? -1 : n;
+        if (!dead[i]) g->nodes[n++] = g->nodes[i];
+    }
+    for (int v = 0; v < g->n_values; v++) {
+        value *val = &g->values[v];
+        if (val->kind == VALUE_INTERMEDIATE && val->producer >= 0)
+            val->producer = new_index[val->producer];
+        val->last_use = -1;
+    }
+    g->n_nodes = n;
+    graph_lifetimes(g);
+}
+
+status graph_optimize(engine_model *m, graph *g, errinfo *err) {
+    (void)m;
+    size_t nv = (size_t)g->n_values + 1, nn = (size_t)g->n_nodes + 1;
+    int *readers = calloc(nv, sizeof *readers);
+    int *new_index = calloc(nn, sizeof *new_index);
+    unsigned char *dead = calloc(nn, 1);
+    status st = STATUS_OK;
+    if (!readers || !new_index || !dead) {
+        st = status_fail(err, STATUS_NO_MEMORY, "out of memory optimizing the graph");
+        goto done;
+    }
+    count_readers(g, readers);
+    int removed = 0;
+    for (int i = 0; i < g->n_nodes; i++) {
+        node *n = &g->nodes[i];
+        if (!is_pass_through(g, n, readers)) continue;
+        redirect_reads(g, n->outputs[0], n->inputs[0]);
+        readers[n->inputs[0]] += readers[n->outputs[0]] - 1;
+        readers[n->outputs[0]] = 0;
+        dead[i] = 1;
+        removed++;
+    }
+    if (removed) compact(g, dead, new_index);
+done:
+    free(readers);
+    free(new_index);
+    free(dead);
+    return st;
+}
