@@ -541,7 +541,7 @@ def test_sigterm_turns_health_not_serving_and_lets_calls_finish(start_server, tm
 def test_drain_delay_keeps_serving_while_health_says_not_serving(start_server, tmp_path):
     import tritonclient.grpc as grpcclient
     from grpc_health.v1 import health_pb2, health_pb2_grpc
-    s = start_server(models.make_repo(tmp_path / "repo", ["add"]), "--drain-delay-secs", "2")
+    s = start_server(models.make_repo(tmp_path / "repo", ["add"]), "--drain-delay-secs", "4")
     c = grpcclient.InferenceServerClient(url=address(s))
     ch = grpc.insecure_channel(address(s))
     try:
@@ -550,6 +550,10 @@ def test_drain_delay_keeps_serving_while_health_says_not_serving(start_server, t
                                         timeout=TIMEOUT).status
         assert check("") == check("add") == health_pb2.HealthCheckResponse.SERVING
         s.proc.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + 2
+        while check("") != health_pb2.HealthCheckResponse.NOT_SERVING and \
+                time.monotonic() < deadline:
+            time.sleep(0.01)       # the signal is handled asynchronously
         assert check("") == check("add") == health_pb2.HealthCheckResponse.NOT_SERVING
         assert not c.is_server_ready()
         one = np.ones((1, 4), np.float32)      # still answered during the delay

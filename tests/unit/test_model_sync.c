@@ -2,7 +2,9 @@
  * (new, changed, deleted, broken versions; removed models; broken configs),
  * explicit load/unload, sha256sums, and requests that never fail while
  * versions swap. */
+#include <dirent.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -116,6 +118,18 @@ static int64_t infer(serve_manager *mm, const char *name, int width, char *msg, 
     return res.st ? -(int64_t)res.st : res.version;
 }
 
+/* Threads of this process left at SCHED_IDLE (background loads must put
+ * the versions' threads back to normal priority before they serve). */
+static int idle_threads(void) {
+    int n = 0;
+    DIR *d = opendir("/proc/self/task");
+    struct dirent *e;
+    while (d && (e = readdir(d)))
+        if (e->d_name[0] != '.' && sched_getscheduler(atoi(e->d_name)) == SCHED_IDLE) n++;
+    if (d) closedir(d);
+    return n;
+}
+
 /* --- poll ------------------------------------------------------------------------ */
 
 static void test_poll_new_changed_deleted(void) {
@@ -136,6 +150,7 @@ static void test_poll_new_changed_deleted(void) {
     repo_write(root, "m/2/model.onnx", spec);
     poll_now(mm);
     CHECK_STATES(mm, "m", "2:READY");
+    CHECK(idle_threads() == 0); /* loaded at idle priority, serving at normal */
     CHECK(infer(mm, "m", 4, NULL, 0) == 2);
     CHECK(atomic_load(&fake_models_alive) == alive);
 
