@@ -11,7 +11,8 @@
 #   conformance-DIR    build/onnx_conformance over each ONNX backend test-data
 #                      directory (node, simple, pytorch-converted,
 #                      pytorch-operator), with tests/conformance/known_failures.txt
-#   models             pytest tests/model_compare: our own exported models
+#   models             pytest tests/model_compare tests/op_cases: our own
+#                      exported models, and generated per-operator cases,
 #                      against ONNX Runtime
 #   integration        pytest tests/integration: the real build/inferd process
 #                      with curl and tritonclient
@@ -199,7 +200,7 @@ stage_pytest() { # stage builddir testdir
     rm -f "$xml"
     INFERD_BIN=$ROOT/$dir/inferd INFERD_CONFORMANCE=$ROOT/$dir/onnx_conformance \
         run_logged "$log" "$PYTHON" -m pytest -q -rfEs -p no:cacheprovider \
-        --junitxml="$xml" "$tests"
+        --junitxml="$xml" $tests
     parse_junit "$xml"
     # pytest exits 5 when it collected nothing: no tests is not a failure here.
     [ "$RC" -eq 5 ] && RC=0
@@ -246,7 +247,7 @@ suite_start=$SECONDS
 wants build            && stage_build build build -DINFERD_SANITIZE=OFF -DINFERD_FUZZ=OFF
 wants unit             && stage_ctest unit build
 wants conformance      && stage_conformance conformance build "$CONFORMANCE_DIRS"
-wants models           && stage_pytest models build tests/model_compare
+wants models           && stage_pytest models build "tests/model_compare tests/op_cases"
 wants integration      && stage_pytest integration build tests/integration
 wants deploy           && stage_pytest deploy build tests/deploy
 wants image            && stage_script image tests/deploy/image_test.sh
@@ -256,7 +257,7 @@ if wants asan-unit || wants asan-conformance || wants asan-models || wants asan-
     sanitizer_env
     wants asan-unit        && stage_ctest asan-unit build-asan
     wants asan-conformance && stage_conformance asan-conformance build-asan "$ASAN_CONFORMANCE_DIRS"
-    wants asan-models      && stage_pytest asan-models build-asan tests/model_compare
+    wants asan-models      && stage_pytest asan-models build-asan "tests/model_compare tests/op_cases"
     wants asan-integration && stage_pytest asan-integration build-asan tests/integration
 fi
 

@@ -54,7 +54,7 @@ typedef struct serve_cli {
 static volatile sig_atomic_t drain_armed;
 
 static void on_stop_signal(int sig) {
-    if (!drain_armed) _exit(0); /* still starting: nothing to drain */
+    if (!drain_armed) _exit(serve_drain_signalled() ? 128 + sig : 0); /* starting, or cleaning up */
     serve_drain_signal(sig);
 }
 
@@ -191,6 +191,7 @@ static int serve_run(const serve_cli *o, serve_control_mode mode, const char *co
     }
     drain_armed = 1;
     if (http_server_run(srv) == STATUS_OK) rc = 0;
+    drain_armed = 0; /* a signal from here on exits at once: cleanup is running */
     log_info("stopping: finishing queued requests");
     serve_repo_poller_stop(poller);
     poller = NULL;
