@@ -323,6 +323,41 @@ def test_streaming(client):
         client.stop_stream()
 
 
+def test_asyncio_client_with_compression_and_streaming(server):
+    """tritonclient.grpc.aio: unary calls (gzip-compressed too) and a stream
+    that the client closes after its last request."""
+    import asyncio
+    import tritonclient.grpc.aio as aioclient
+    rng = np.random.default_rng(3)
+    pairs = [(rng.standard_normal((2, 4)).astype(np.float32),
+              rng.standard_normal((2, 4)).astype(np.float32)) for _ in range(5)]
+
+    async def main():
+        c = aioclient.InferenceServerClient(url=address(server))
+        try:
+            assert await c.is_server_live() and await c.is_server_ready()
+            a, b = pairs[0]
+            for compression in (None, "gzip", "deflate"):
+                r = await c.infer("add", [tensor("a", a), tensor("b", b)],
+                                  compression_algorithm=compression)
+                np.testing.assert_allclose(r.as_numpy("y"), a + b, rtol=1e-6)
+
+            async def requests():
+                for k, (a, b) in enumerate(pairs):
+                    yield {"model_name": "add", "inputs": [tensor("a", a), tensor("b", b)],
+                           "request_id": str(k)}
+            got = {}
+            async for result, error in c.stream_infer(requests(), stream_timeout=TIMEOUT):
+                assert error is None, error
+                got[int(result.get_response().id)] = result.as_numpy("y")
+            assert sorted(got) == list(range(len(pairs)))
+            for k, (a, b) in enumerate(pairs):
+                np.testing.assert_allclose(got[k], a + b, rtol=1e-6)
+        finally:
+            await c.close()
+    asyncio.run(main())
+
+
 # --- errors: the gRPC code for the status, the REST frontend's message -----------------
 
 def rest_error(server, path, body):
