@@ -13,6 +13,12 @@
 
 static const char *str(const char *s) { return s ? s : ""; }
 
+/* Where an empty tensor's data points: protobuf-c leaves empty fields NULL,
+ * and backends may memcpy from the pointer even for zero bytes. */
+static const uint64_t no_elements;
+
+static const void *data_or_empty(const void *p) { return p ? p : &no_elements; }
+
 static status invalid(errinfo *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static status invalid(errinfo *err, const char *fmt, ...) {
     va_list ap;
@@ -218,7 +224,8 @@ static status add_typed(serve_request *r, const char *name, engine_dtype dt,
         for (size_t i = 0; i < n; i++) s[i] = (engine_string){(const char *)b[i].data, b[i].len};
         return serve_request_add_input(r, name, dt, shape, s, n * elem, true, err);
     }
-    if (!rule->narrow) return serve_request_add_input(r, name, dt, shape, src, n * elem, false, err);
+    if (!rule->narrow)
+        return serve_request_add_input(r, name, dt, shape, data_or_empty(src), n * elem, false, err);
     void *dst = malloc(n ? n * elem : 1);
     if (!dst) return status_fail(err, STATUS_NO_MEMORY, "input '%s': out of memory", name);
     status st = rule->narrow(src, n, dst, name, dt, err);
@@ -254,7 +261,8 @@ static status add_input(serve_request *r, const Inference__ModelInferRequest__In
         return invalid(err, "input '%s': both contents and raw_input_contents are given; use one "
                        "of them for all inputs", name);
     if (dt == ENGINE_STRING) return add_raw_bytes(r, name, &shape, numel, raw, err);
-    return serve_request_add_input(r, name, dt, &shape, raw->data, raw->len, false, err);
+    return serve_request_add_input(r, name, dt, &shape, data_or_empty(raw->data), raw->len, false,
+                                   err);
 }
 
 static status add_inputs(serve_request *r, const Inference__ModelInferRequest *m, bool *raw,
