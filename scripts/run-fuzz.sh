@@ -4,7 +4,7 @@
 #   scripts/run-fuzz.sh [BUILD_DIR [SECONDS]]      # defaults: build-fuzz 30
 #
 # Each target BUILD_DIR/fuzz_<name> starts from the seeds in
-# tests/fuzz/corpus/<name>/ (if any) plus what earlier runs found (kept in
+# tests/fuzz/corpus/<name>/ or <name without fuzz_>/ (if any) plus what earlier runs found (kept in
 # BUILD_DIR/corpus/<name>/, not in the repo), with tests/fuzz/<name>.dict as
 # its dictionary if present. A crash, leak, UB report or timeout leaves its
 # input in BUILD_DIR/artifacts/ and fails the run; reproduce it with
@@ -35,7 +35,9 @@ for t in "${targets[@]}"; do
           -artifact_prefix="$dir/artifacts/$short-")
     [ -f "tests/fuzz/$short.dict" ] && args+=(-dict="tests/fuzz/$short.dict")
     seeds=()
-    [ -d "tests/fuzz/corpus/$short" ] && seeds+=("tests/fuzz/corpus/$short")
+    for seed_dir in "tests/fuzz/corpus/$name" "tests/fuzz/corpus/$short"; do
+        [ -d "$seed_dir" ] && seeds+=("$seed_dir")
+    done
     echo "==> $name for ${secs}s (corpus $work ${seeds[*]:-})"
     if "$t" "${args[@]}" "$work" "${seeds[@]}" > "$dir/$short.log" 2>&1; then
         passed=$((passed + 1))

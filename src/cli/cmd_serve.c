@@ -297,7 +297,8 @@ int cmd_serve(int argc, char **argv) {
         return 2;
     }
     if (o.repository_poll_secs < 1) {
-        fprintf(stderr, "inferd serve: flag '--repository-poll-secs': expected at least 1, got %d\n",
+        fprintf(stderr,
+                "inferd serve: flag '--repository-poll-secs': expected at least 1, got %d\n",
                 o.repository_poll_secs);
         return 2;
     }

@@ -23,7 +23,8 @@ static status read_fully(int fd, const char *path, EVP_MD_CTX *ctx, unsigned cha
     for (;;) {
         ssize_t n = read(fd, buf, HASH_BLOCK);
         if (n < 0 && errno == EINTR) continue;
-        if (n < 0) return status_fail(err, STATUS_IO_ERROR, "cannot read %s: %s", path, strerror(errno));
+        if (n < 0)
+            return status_fail(err, STATUS_IO_ERROR, "cannot read %s: %s", path, strerror(errno));
         if (n == 0) return STATUS_OK;
         if (!EVP_DigestUpdate(ctx, buf, (size_t)n))
             return status_fail(err, STATUS_INTERNAL, "SHA-256 of %s failed", path);
@@ -33,7 +34,8 @@ static status read_fully(int fd, const char *path, EVP_MD_CTX *ctx, unsigned cha
 status serve_sha256_file(const char *path, char hex[65], errinfo *err) {
     hex[0] = '\0';
     int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return status_fail(err, STATUS_IO_ERROR, "cannot open %s: %s", path, strerror(errno));
+    if (fd < 0)
+        return status_fail(err, STATUS_IO_ERROR, "cannot open %s: %s", path, strerror(errno));
     struct stat sb;
     if (fstat(fd, &sb) || !S_ISREG(sb.st_mode)) {
         close(fd);
@@ -62,7 +64,8 @@ status serve_sha256_file(const char *path, char hex[65], errinfo *err) {
 static status read_manifest(const char *path, char **out, size_t *len, errinfo *err) {
     *out = NULL;
     int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return status_fail(err, STATUS_IO_ERROR, "cannot open %s: %s", path, strerror(errno));
+    if (fd < 0)
+        return status_fail(err, STATUS_IO_ERROR, "cannot open %s: %s", path, strerror(errno));
     struct stat sb;
     status st = STATUS_OK;
     char *text = NULL;
@@ -77,7 +80,8 @@ static status read_manifest(const char *path, char **out, size_t *len, errinfo *
     while (!st && got < (size_t)sb.st_size) {
         ssize_t n = read(fd, text + got, (size_t)sb.st_size - got);
         if (n < 0 && errno == EINTR) continue;
-        if (n < 0) st = status_fail(err, STATUS_IO_ERROR, "cannot read %s: %s", path, strerror(errno));
+        if (n < 0)
+            st = status_fail(err, STATUS_IO_ERROR, "cannot read %s: %s", path, strerror(errno));
         if (n <= 0) break;
         got += (size_t)n;
     }
@@ -135,12 +139,14 @@ static status parse_line(char *line, const char *where, manifest_line *out, erri
     while (isxdigit((unsigned char)p[hex])) hex++;
     if (hex != 64 || p[64] != ' ' || (p[65] != ' ' && p[65] != '*') || !p[66])
         return status_fail(err, STATUS_INVALID_MODEL,
-                           "%s: expected '<64 hex digits>  <file name>' as sha256sum writes it", where);
+                           "%s: expected '<64 hex digits>  <file name>' as sha256sum writes it",
+                           where);
     memcpy(out->hash, p, 64);
     out->hash[64] = '\0';
     out->name = p + 66;
     if (escaped && !unescape_name(out->name))
-        return status_fail(err, STATUS_INVALID_MODEL, "%s: bad escape sequence in the file name", where);
+        return status_fail(err, STATUS_INVALID_MODEL, "%s: bad escape sequence in the file name",
+                           where);
     while (out->name[0] == '.' && out->name[1] == '/') out->name += 2;
     if (!name_is_safe(out->name))
         return status_fail(err, STATUS_INVALID_MODEL,
@@ -207,6 +213,7 @@ status serve_integrity_check(const char *version_dir, const char *model_file, er
     if (!listed) return status_fail(err, STATUS_INVALID_MODEL, "%s lists no file", path);
     if (model_rel && !model_listed)
         return status_fail(err, STATUS_INVALID_MODEL,
-                           "%s does not list the model file %s (it must cover it)", path, model_rel);
+                           "%s does not list the model file %s (it must cover it)", path,
+                           model_rel);
     return STATUS_OK;
 }

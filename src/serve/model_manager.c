@@ -273,8 +273,11 @@ static void warn_unknown_startup_models(const serve_manager_options *o, const se
     for (size_t i = 0; o->startup_models && o->startup_models[i]; i++) {
         const char *want = o->startup_models[i];
         bool found = !strcmp(want, "*");
-        for (size_t k = 0; !found && k < repo->n_models; k++) found = !strcmp(repo->models[k].name, want);
-        if (!found) log_error("model '%s' was asked to load at start but is not in %s", want, o->repository);
+        for (size_t k = 0; !found && k < repo->n_models; k++)
+            found = !strcmp(repo->models[k].name, want);
+        if (!found)
+            log_error("model '%s' was asked to load at start but is not in %s", want,
+                      o->repository);
     }
 }
 

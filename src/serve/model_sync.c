@@ -94,7 +94,8 @@ static void *retire_main(void *arg) {
     pthread_setname_np(pthread_self(), "inferd-retire");
     pthread_mutex_lock(&mm->retire_mu);
     for (;;) {
-        while (!mm->retire_head && !mm->retire_stop) pthread_cond_wait(&mm->retire_cv, &mm->retire_mu);
+        while (!mm->retire_head && !mm->retire_stop)
+            pthread_cond_wait(&mm->retire_cv, &mm->retire_mu);
         serve_model_handle *h = mm->retire_head;
         if (!h) break; /* stopping, and nothing left */
         mm->retire_head = h->retire_next;
@@ -182,7 +183,8 @@ static void take_out(mm_model *m, size_t idx, const char *why, sync_out *out) {
                  (long long)h->version, why);
         log_event(LOG_INFO, 0, msg, f, 4);
     }
-    memmove(&m->versions[idx], &m->versions[idx + 1], (m->n_versions - idx - 1) * sizeof *m->versions);
+    memmove(&m->versions[idx], &m->versions[idx + 1],
+            (m->n_versions - idx - 1) * sizeof *m->versions);
     m->n_versions--;
     retire_handle(h, out);
 }
@@ -359,17 +361,20 @@ static void apply_model_error(mm_model *m, const scanned *sc, sync_out *out) {
     bool config_error = rm->config == NULL;
     if (config_error && model_serving(m)) {
         if (!m->kept_error || strcmp(m->kept_error, rm->error)) {
-            log_error("model '%s': %s; the versions loaded before keep serving", m->name, rm->error);
+            log_error("model '%s': %s; the versions loaded before keep serving", m->name,
+                      rm->error);
             free(m->kept_error);
             m->kept_error = strdup(rm->error);
         }
         for (mm_load_wait *w = m->waiters; w; w = w->next)
-            if (!w->error[0]) snprintf(w->error, sizeof w->error, "model '%s': %s", m->name, rm->error);
+            if (!w->error[0])
+                snprintf(w->error, sizeof w->error, "model '%s': %s", m->name, rm->error);
         return;
     }
     take_out_all(m, config_error ? "its config.pbtxt cannot be used" : "its version directories "
                  "were removed", out);
-    if (!m->error || strcmp(m->error, rm->error)) log_error("model '%s' cannot load: %s", m->name, rm->error);
+    if (!m->error || strcmp(m->error, rm->error))
+        log_error("model '%s' cannot load: %s", m->name, rm->error);
     free(m->error);
     m->error = strdup(rm->error);
     answer_all(m, STATUS_INVALID_MODEL, rm->error, out);
@@ -439,7 +444,8 @@ static void apply_model(serve_manager *mm, mm_model *m, const scanned *sc, sync_
                 continue;
             }
             if (!insert_version(m, h)) {
-                log_error("model '%s' version %lld: out of memory", m->name, (long long)rv->version);
+                log_error("model '%s' version %lld: out of memory", m->name,
+                          (long long)rv->version);
                 serve_model_handle_release(h);
                 continue;
             }
@@ -815,7 +821,8 @@ static void control_submit(serve_manager *mm, bool unload, const char *name,
     pthread_mutex_unlock(&mm->ctl_mu);
 }
 
-void serve_manager_load(serve_manager *mm, const char *name, serve_manager_done_fn done, void *ctx) {
+void serve_manager_load(serve_manager *mm, const char *name, serve_manager_done_fn done,
+                        void *ctx) {
     control_submit(mm, false, name, done, ctx);
 }
 
@@ -882,7 +889,8 @@ static void index_table(serve_manager *mm, rows *r) {
         }
         if (m->error) row_add(r, m->name, 0, SERVE_MODEL_FAILED, m->error, 0);
         else if (!m->n_versions)
-            row_add(r, m->name, 0, SERVE_MODEL_UNAVAILABLE, m->unloaded ? "unloaded" : "not loaded", 0);
+            row_add(r, m->name, 0, SERVE_MODEL_UNAVAILABLE,
+                    m->unloaded ? "unloaded" : "not loaded", 0);
     }
     pthread_rwlock_unlock(&mm->table);
 }
@@ -910,7 +918,8 @@ status serve_manager_index(serve_manager *mm, bool ready_only, serve_model_statu
         log_warn("repository index: %s", scan_err.msg);
     for (size_t i = 0; repo && i < repo->n_models; i++) {
         bool listed = false;
-        for (size_t k = 0; k < r.n && !listed; k++) listed = !strcmp(r.v[k].name, repo->models[i].name);
+        for (size_t k = 0; k < r.n && !listed; k++)
+            listed = !strcmp(r.v[k].name, repo->models[i].name);
         if (!listed) row_add(&r, repo->models[i].name, 0, SERVE_MODEL_UNAVAILABLE, "not loaded", 0);
     }
     serve_repo_free(repo);
@@ -933,7 +942,7 @@ status serve_manager_index(serve_manager *mm, bool ready_only, serve_model_statu
     return STATUS_OK;
 }
 
-/* --- waiting and shutdown ----------------------------------------------------------------------- */
+/* --- waiting and shutdown ---------------------------------------------------------------- */
 
 bool serve_manager_wait_idle(serve_manager *mm, int64_t timeout_ms) {
     for (int64_t waited = 0;; waited += 2) {

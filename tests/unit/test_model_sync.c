@@ -58,7 +58,8 @@ static void states(serve_manager *mm, const char *name, char *buf, size_t cap) {
     serve_model_status_free(l, n);
 }
 
-static const char *reason_of(serve_manager *mm, const char *name, int64_t v, char *buf, size_t cap) {
+static const char *reason_of(serve_manager *mm, const char *name, int64_t v, char *buf,
+                             size_t cap) {
     serve_model_status *l = NULL;
     size_t n = 0;
     buf[0] = '\0';
@@ -354,8 +355,10 @@ static void test_explicit(void) {
     CHECK_OK_MSG(load(mm, "b", false, msg, sizeof msg), msg); /* loaded already: fine */
 
     CHECK_ERR(load(mm, "bad", false, msg, sizeof msg), STATUS_INVALID_MODEL, msg, "not a model");
-    CHECK_ERR(load(mm, "nope", false, msg, sizeof msg), STATUS_NOT_FOUND, msg, "not in the repository");
-    CHECK_ERR(load(mm, "../x", false, msg, sizeof msg), STATUS_INVALID_ARGUMENT, msg, "directory name");
+    CHECK_ERR(load(mm, "nope", false, msg, sizeof msg), STATUS_NOT_FOUND, msg,
+              "not in the repository");
+    CHECK_ERR(load(mm, "../x", false, msg, sizeof msg), STATUS_INVALID_ARGUMENT, msg,
+              "directory name");
 
     /* the index lists what is on disk and what is loaded */
     serve_model_status *l = NULL;
@@ -458,7 +461,8 @@ static void test_integrity(void) {
     write_manifest(root, "h/1", line);
     CHECK_ERR(serve_integrity_check(vdir, path, &err), STATUS_IO_ERROR, err.msg, "missing.bin");
     write_manifest(root, "h/1", "");
-    CHECK_ERR(serve_integrity_check(vdir, path, &err), STATUS_INVALID_MODEL, err.msg, "lists no file");
+    CHECK_ERR(serve_integrity_check(vdir, path, &err), STATUS_INVALID_MODEL, err.msg,
+              "lists no file");
 
     /* through the manager: a mismatch refuses the version, the old one serves */
     snprintf(line, sizeof line, "%s  model.onnx\n", hex);
