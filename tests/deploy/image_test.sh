@@ -112,7 +112,7 @@ if [ -z "${INFERD_IMAGE_NOBUILD:-}" ]; then
     CONTEXT=$CONF_DIR/context
     mkdir -p "$CONTEXT"
     ctx=(CMakeLists.txt src scripts/install-deps.sh .dockerignore deploy/docker/Dockerfile)
-    for d in proto tests/unit tests/conformance; do [ -d "$d" ] && ctx+=("$d"); done
+    [ -d proto ] && ctx+=(proto)
     tar -c "${ctx[@]}" | tar -x -C "$CONTEXT"
     # --format docker keeps HEALTHCHECK (the OCI image format has no field for it).
     if "${P[@]}" build --network host --format docker --layers --force-rm --target build \

@@ -14,7 +14,7 @@ import pathlib
 import pytest
 import yaml
 
-from conftest import (CHART, CI_VALUES, NAMESPACE, RELEASE, ROOT, find, helm, render,
+from deploylib import (CHART, CI_VALUES, NAMESPACE, RELEASE, ROOT, find, helm, render,
                       render_text, run, run_ok, tools)
 
 FULLNAME = RELEASE  # the chart is "inferd" too, so the full name is the release name

@@ -1,7 +1,7 @@
 """deploy/compose/compose.yaml: valid against the Compose specification's
 JSON schema (from Docker Compose's own loader module, compose-go), and shaped
 as docs/deploy.md promises. nginx.conf and prometheus.yml themselves run in
-test_topology.py; promtool checks prometheus.yml in test_prometheus.py.
+test_topology.py; promtool checks prometheus.yml in test_monitoring.py.
 """
 import json
 import pathlib
@@ -10,7 +10,7 @@ import re
 import jsonschema
 import yaml
 
-from conftest import ROOT, tools
+from deploylib import ROOT, tools
 
 COMPOSE = ROOT / "deploy" / "compose"
 REPLICAS = ["inferd-1", "inferd-2", "inferd-3"]

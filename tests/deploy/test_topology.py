@@ -28,7 +28,7 @@ import urllib.request
 
 import pytest
 
-from test_prometheus import EXPORTED, dashboard_exprs, metric_names
+from deploylib import EXPORTED, dashboard_exprs, metric_names
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 COMPOSE = ROOT / "deploy" / "compose"

@@ -18,46 +18,13 @@ import shutil
 import pytest
 import yaml
 
-from conftest import CHART, NAMESPACE, ROOT, find, promtool, render, run, run_ok
+from deploylib import (CHART, DASHBOARD, EXPORTED, NAMESPACE, ROOT, dashboard_exprs, find,
+                       metric_names, promtool, render, run, run_ok)
 
 PROMTOOL_DIR = ROOT / "tests" / "deploy" / "promtool"
-DASHBOARD = ROOT / "deploy" / "grafana" / "dashboards" / "inferd.json"
-
-# The metrics inferd's /metrics serves (issue 3, "Metrics"). Histograms
-# expose <name>_bucket, _sum and _count. `up` is Prometheus' own.
-INFERD_COUNTERS_GAUGES = {
-    "inferd_requests_total", "inferd_inference_count_total", "inferd_execution_count_total",
-    "inferd_queue_size", "inferd_inflight_requests", "inferd_model_ready",
-    "inferd_model_load_duration_seconds",
-    "process_cpu_seconds_total", "process_resident_memory_bytes", "process_virtual_memory_bytes",
-    "process_open_fds", "process_max_fds", "process_start_time_seconds",
-}
-INFERD_HISTOGRAMS = {"inferd_request_duration_seconds", "inferd_queue_duration_seconds",
-                     "inferd_compute_duration_seconds", "inferd_batch_size"}
-EXPORTED = (INFERD_COUNTERS_GAUGES | {"up"}
-            | {h + s for h in INFERD_HISTOGRAMS for s in ("_bucket", "_sum", "_count")})
 
 pytestmark = pytest.mark.skipif(shutil.which(promtool()) is None,
                                 reason="promtool missing: scripts/install-deps.sh deploy installs prometheus")
-
-KEYWORDS = {"by", "without", "on", "ignoring", "group_left", "group_right", "bool",
-            "and", "or", "unless", "offset", "inf", "nan"}
-
-
-def metric_names(expr):
-    """Metric names a PromQL expression selects (strings, label matchers,
-    ranges, grouping clauses and function names taken out)."""
-    e = re.sub(r'"(?:[^"\\]|\\.)*"', '""', expr)
-    e = re.sub(r"\{[^}]*\}", " ", e)
-    e = re.sub(r"\[[^\]]*\]", " ", e)
-    e = re.sub(r"\b(by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)", " ", e)
-    names = set()
-    for m in re.finditer(r"[A-Za-z_:][A-Za-z0-9_:]*", e):
-        if e[m.end():].lstrip().startswith("(") or m.group(0).lower() in KEYWORDS:
-            continue
-        names.add(m.group(0))
-    return names
-
 
 def test_metric_names_parser():
     assert metric_names('histogram_quantile(0.99, sum by (le, model) '
@@ -65,28 +32,6 @@ def test_metric_names_parser():
         {"inferd_request_duration_seconds_bucket"}
     assert metric_names('sum(up{job="x"}) or vector(0)') == {"up"}
     assert metric_names("a / on (pod) group_left b") == {"a", "b"}
-
-
-def grafana_to_promql(expr):
-    """A Grafana target as Prometheus would receive it."""
-    return (expr.replace("$__rate_interval", "5m").replace("$__interval", "1m")
-            .replace("$__range", "1h").replace("${datasource}", "prometheus")
-            .replace("$job", ".*").replace("$model", ".*"))
-
-
-def dashboard_exprs():
-    dash = json.loads(DASHBOARD.read_text())
-    exprs = []
-    for panel in dash["panels"]:
-        for t in panel.get("targets", []):
-            exprs.append((panel["title"], grafana_to_promql(t["expr"])))
-    for var in dash["templating"]["list"]:
-        q = var.get("query")
-        if isinstance(q, dict):
-            m = re.fullmatch(r"label_values\((.*),\s*\w+\)", q["query"])
-            assert m, f"variable {var['name']}: unexpected query {q['query']}"
-            exprs.append((f"variable {var['name']}", grafana_to_promql(m.group(1))))
-    return exprs
 
 
 def check_rules(tmp_path, named_exprs):
