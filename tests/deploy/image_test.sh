@@ -19,9 +19,9 @@
 # it in seconds. podman keeps the builder's layers too, so a rerun with an
 # unchanged src/ builds nothing.
 #
-# Needs root and the packages `scripts/install-deps.sh deploy` installs
-# (podman runc debootstrap curl). Prints one "ok"/"FAIL"/"skip" line per
-# check and ends with "N passed, N failed, N skipped".
+# Needs root; installs what is missing of podman, runc, debootstrap and curl
+# with `scripts/install-deps.sh deploy`. Prints one "ok"/"FAIL"/"skip" line
+# per check and ends with "N passed, N failed, N skipped".
 set -uo pipefail
 
 cd "$(dirname "$0")/../.."
@@ -62,10 +62,15 @@ cleanup() {
 }
 trap cleanup EXIT
 
+[ "$(id -u)" -eq 0 ] || { fail "running as root (podman here needs it)"; finish; }
+# podman, runc and debootstrap as shared/containers.md says: from Debian, by
+# scripts/install-deps.sh (a no-op when they are there).
+for tool in podman runc debootstrap curl; do
+    command -v "$tool" >/dev/null || { scripts/install-deps.sh deploy || true; break; }
+done
 for tool in podman runc debootstrap curl; do
     command -v "$tool" >/dev/null || { fail "$tool is installed (scripts/install-deps.sh deploy)"; finish; }
 done
-[ "$(id -u)" -eq 0 ] || { fail "running as root (podman here needs it)"; finish; }
 
 # --- the debian:bookworm base, made once ------------------------------------
 
@@ -207,7 +212,9 @@ pid=$("${P[@]}" inspect --format '{{.State.Pid}}' "$NAME")
 uid=$(awk '/^Uid:/ { print $2 }' "/proc/$pid/status" 2>/dev/null)
 check "server process runs as uid 65532 (got ${uid:-?})" test "$uid" = 65532
 
-check "HEALTHCHECK passes (podman healthcheck run)" "${P[@]}" healthcheck run "$NAME"
+# Like the engine, allow the check's own retries (3) on a loaded machine.
+healthcheck() { local i; for i in 1 2 3; do "${P[@]}" healthcheck run "$NAME" && return 0; sleep 1; done; return 1; }
+check "HEALTHCHECK passes (podman healthcheck run)" healthcheck
 
 answer=$(curl -sf -d @examples/requests/digits.json "$URL/v2/models/digits/infer")
 label=$("$PY" -c 'import json,sys; d=json.loads(sys.argv[1])["outputs"][0]["data"]; print(d.index(max(d)))' "$answer" 2>/dev/null)
@@ -246,7 +253,7 @@ fi
 
 # --- SIGTERM -------------------------------------------------------------------
 
-t0=$(date +%s.%N)
+t0=$(date +%s%N)
 "${P[@]}" kill --signal TERM "$NAME" >/dev/null
 if has_flag --drain-delay-secs; then
     # During the drain delay readiness must already say 503 while the server
@@ -260,16 +267,19 @@ if has_flag --drain-delay-secs; then
     answer=$(curl -sf -d @examples/requests/digits.json "$URL/v2/models/digits/infer")
     check "still answers inferences during the drain delay" grep -q '"outputs"' <<<"$answer"
 fi
-timeout 40 "${P[@]}" wait "$NAME" >/dev/null 2>&1
-t1=$(date +%s.%N)
-secs=$("$PY" -c "print(round($t1 - $t0, 2))")
+timeout 60 "${P[@]}" wait "$NAME" >/dev/null 2>&1
 code=$("${P[@]}" inspect --format '{{.State.ExitCode}}' "$NAME")
 running=$("${P[@]}" inspect --format '{{.State.Running}}' "$NAME")
-check "SIGTERM: container exits (running=$running) with status 0 (got $code) in ${secs}s" \
+# When inferd itself exited (conmon's record), not when podman got round to
+# reporting it: a loaded machine can make podman slow.
+finished=$("${P[@]}" inspect --format '{{.State.FinishedAt.UnixNano}}' "$NAME")
+secs=$("$PY" -c "print(round(($finished - $t0) / 1e9, 2))" 2>/dev/null || echo '?')
+check "SIGTERM: container exits (running=$running) with status 0 (got $code)" \
     test "$running" = false -a "$code" = 0
 limit=5
 has_flag --drain-delay-secs && limit=8
-check "SIGTERM: exit within ${limit}s (took ${secs}s)" "$PY" -c "import sys; sys.exit(0 if $secs <= $limit else 1)"
+check "SIGTERM: inferd exits within ${limit}s (took ${secs}s)" \
+    "$PY" -c "import sys; sys.exit(0 if '$secs' != '?' and $secs <= $limit else 1)"
 
 echo "image-test: total $((SECONDS - start))s"
 finish
