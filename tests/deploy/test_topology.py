@@ -318,12 +318,19 @@ def test_rolling_restart_loses_no_requests(topo):
     for index, rc, secs in exits:
         assert rc == 0, f"inferd-{index} exited with {rc} on SIGTERM"
         assert secs <= DRAIN_DELAY + EXIT_TIMEOUT + 2, f"inferd-{index} took {secs}s to stop"
-    # The successors take traffic again.
+    # The successors take traffic again. nginx may still hold the last one
+    # as failed for its fail_timeout, so keep sending for a few seconds.
     before = topo.upstream_counts()
     conn = http.client.HTTPConnection("127.0.0.1", topo.nginx_http, timeout=10)
-    for _ in range(30):
-        assert infer(conn)[0]
-    after = topo.upstream_counts()
+    deadline = time.monotonic() + 15
+    after = before
+    while time.monotonic() < deadline:
+        for _ in range(30):
+            assert infer(conn)[0]
+        after = topo.upstream_counts()
+        if all(after[p] > before[p] for p in after):
+            break
+        time.sleep(0.5)
     assert all(after[p] > before[p] for p in after), (before, after)
 
 
