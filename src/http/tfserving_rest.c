@@ -6,8 +6,8 @@
 #include <string.h>
 
 #include "common/json.h"
-#include "common/log.h"
 #include "http/http_router.h"
+#include "http/rest_submit.h"
 #include "http/tfserving_json.h"
 
 int tfserving_rest_owns(const http_request *req) {
@@ -23,61 +23,33 @@ static void respond_malformed(http_exchange *ex, const http_request *req) {
 
 /* --- predict --------------------------------------------------------------------------- */
 
-typedef struct predict_call {
-    http_exchange *ex;
-    serve_request *r;            /* for predict_cancel, until respond() */
-    tfserving_wire wire;
-} predict_call;
+static status predict_parse(const http_request *req, const serve_model_meta *meta,
+                            serve_request *r, void *wire, errinfo *err) {
+    return tfserving_predict_parse(req->body, req->body_len, meta, r, wire, err);
+}
 
-/* The client went away (I/O thread, before respond): drop the queued work. */
-static void predict_cancel(void *ctx) { serve_request_cancel(((predict_call *)ctx)->r); }
-
-/* On the worker that ran the request (or the submitting thread). */
-static void predict_done(serve_request *r, void *ctx) {
-    predict_call *call = ctx;
+static void predict_respond(http_exchange *ex, const serve_request *r, void *wire) {
     errinfo err;
     char *body;
     size_t len;
-    status st = serve_request_status(r);
-    if (st) kserve_respond_error(call->ex, st, serve_request_error(r));
-    else if ((st = tfserving_predict_response(r, call->wire.format, &body, &len, &err)))
-        kserve_respond_error(call->ex, st, err.msg);
-    else kserve_respond_json(call->ex, 200, body, len);
-    serve_request_destroy(r);
-    tfserving_wire_deinit(&call->wire);
-    free(call);
+    status st = tfserving_predict_response(r, ((tfserving_wire *)wire)->format, &body, &len, &err);
+    if (st) kserve_respond_error(ex, st, err.msg);
+    else kserve_respond_json(ex, 200, body, len);
 }
+
+static void predict_wire_deinit(void *wire) { tfserving_wire_deinit(wire); }
+
+static const rest_codec tfserving_codec = {
+    .what = "predict",
+    .wire_size = sizeof(tfserving_wire),
+    .parse = predict_parse,
+    .respond = predict_respond,
+    .wire_deinit = predict_wire_deinit,
+};
 
 static void handle_predict(kserve_rest *api, http_exchange *ex, const http_request *req,
                            const char *model, int64_t version) {
-    errinfo err;
-    serve_model_handle *h = NULL;
-    serve_request *r = NULL;
-    predict_call *call = NULL;
-    status st = serve_manager_acquire(api->models, model, version, &h, &err);
-    if (st) goto fail;
-    if (!(call = calloc(1, sizeof *call))) {
-        st = status_fail(&err, STATUS_NO_MEMORY, "out of memory");
-        goto fail;
-    }
-    call->ex = ex;
-    st = serve_request_create(model, version, &r, &err);
-    if (!st)
-        st = tfserving_predict_parse(req->body, req->body_len, serve_model_handle_meta(h), r,
-                                     &call->wire, &err);
-    if (st) goto fail;
-    serve_request_set_callback(r, predict_done, call);
-    call->r = r;
-    http_exchange_on_cancel(ex, predict_cancel, call);
-    serve_model_handle_submit(h, r);
-    serve_model_handle_release(h);
-    return;
-fail:
-    log_verbose("predict %s: %s", model, err.msg);
-    kserve_respond_error(ex, st, err.msg);
-    serve_request_destroy(r);
-    free(call);
-    serve_model_handle_release(h);
+    rest_submit(api->models, ex, req, model, version, &tfserving_codec);
 }
 
 /* --- model status ----------------------------------------------------------------------- */
