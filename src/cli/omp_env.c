@@ -1,4 +1,4 @@
-/* omp_env.c -- OMP_WAIT_POLICY=passive by default, set before libgomp
+/* omp_env.c -- a short OpenMP spin by default, set before libgomp
  * initializes (see omp_env.h for why a re-exec). */
 #include "omp_env.h"
 
@@ -7,8 +7,8 @@
 
 void omp_env_defaults(char **argv) {
     if (getenv("OMP_WAIT_POLICY") || getenv("GOMP_SPINCOUNT")) return;
-    if (setenv("OMP_WAIT_POLICY", "passive", 0) != 0) return;
+    if (setenv("GOMP_SPINCOUNT", OMP_ENV_SPINCOUNT, 0) != 0) return;
     execv("/proc/self/exe", argv);
     /* No /proc (or exec refused): run on with libgomp's own default. */
-    unsetenv("OMP_WAIT_POLICY");
+    unsetenv("GOMP_SPINCOUNT");
 }

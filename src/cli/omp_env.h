@@ -2,12 +2,15 @@
  *
  * libgomp reads OMP_WAIT_POLICY / GOMP_SPINCOUNT once, in its constructor,
  * before main() runs, so the only way for the binary to pick its own default
- * is to set the variable and re-execute itself. By default idle OpenMP
- * threads spin for a long while; on a machine whose cores are shared (several
- * instances, other pods) the spinning threads take the CPU from the ones
- * doing the work, and latency grows by 5-20x (docs/design.md, "Engine speed:
- * what we tried"). inferd therefore defaults to OMP_WAIT_POLICY=passive; a
- * user who sets either variable keeps their own choice.
+ * is to set the variable and re-execute itself. Idle OpenMP threads spin
+ * before they sleep. libgomp's default spin (300,000 rounds) takes the CPU
+ * from the threads doing the work when the cores are shared (several
+ * instances, other pods): 5-20x slower under load. Not spinning at all
+ * (OMP_WAIT_POLICY=passive) makes every parallel region pay a futex wake-up:
+ * 2-7x slower on an idle machine for models made of many small layers
+ * (docs/design.md, "Engine speed: what we tried"). A short spin keeps nearly
+ * all of the idle-machine speed; a user who sets either variable keeps
+ * their own choice.
  *
  *     int main(int argc, char **argv) {
  *         omp_env_defaults(argv);   // may not return: re-executes once
@@ -16,7 +19,9 @@
 #ifndef INFERD_OMP_ENV_H
 #define INFERD_OMP_ENV_H
 
-/* Sets OMP_WAIT_POLICY=passive and re-executes /proc/self/exe with the same
+#define OMP_ENV_SPINCOUNT "1000"
+
+/* Sets GOMP_SPINCOUNT=OMP_ENV_SPINCOUNT and re-executes /proc/self/exe with the same
  * argv, unless OMP_WAIT_POLICY or GOMP_SPINCOUNT is already set. Returns
  * (doing nothing more) if the re-execution is impossible. */
 void omp_env_defaults(char **argv);
