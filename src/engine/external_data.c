@@ -183,3 +183,25 @@ void external_data_unmap(model_mapping *list) {
         list = next;
     }
 }
+
+/* Drops from memory the whole pages of [p, p + len) when they lie in one of
+ * m's read-only file mappings: the bytes were copied, and keeping the file's
+ * pages resident too would count the weights twice in the RSS. The mapping
+ * is private and never written, so a later read just faults the page back in
+ * from the page cache. Memory not mapped from a file (a caller's buffer) is
+ * left alone. */
+static int within(const void *base, size_t blen, const uint8_t *p, size_t len) {
+    const uint8_t *b = base;
+    return b && p >= b && len <= blen && (size_t)(p - b) <= blen - len;
+}
+
+void model_mapping_release(const engine_model *m, const void *p, size_t len) {
+    if (!m) return;
+    int mapped = within(m->file_map, m->file_len, p, len);
+    for (const model_mapping *mm = m->external; mm && !mapped; mm = mm->next)
+        mapped = within(mm->addr, mm->len, p, len);
+    if (!mapped) return;
+    uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+    uintptr_t lo = ((uintptr_t)p + page - 1) / page * page, hi = ((uintptr_t)p + len) / page * page;
+    if (hi > lo) madvise((void *)lo, hi - lo, MADV_DONTNEED);
+}

@@ -51,6 +51,10 @@ status tensor_check_dtype(int32_t dt, const char *what, errinfo *err);
  * model's directory. */
 status external_data_get(engine_model *m, const pb_tensor *pt, const char *what,
                          size_t want, const void **data, errinfo *err);
+/* Tells the kernel the file pages under [p, p + len) are not needed any
+ * more (their bytes were copied); a no-op unless they lie in one of m's
+ * file mappings. */
+void model_mapping_release(const engine_model *m, const void *p, size_t len);
 /* Unmaps and frees a list of mappings. Accepts NULL. */
 void external_data_unmap(model_mapping *list);
 

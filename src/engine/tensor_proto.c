@@ -182,6 +182,7 @@ static status from_bytes(const uint8_t *p, size_t len, int in_place_ok, const te
     copy_le(d, p, len, engine_dtype_size(out->dtype));
     if (out->dtype == ENGINE_BOOL)
         for (size_t i = 0; i < len; i++) d[i] = d[i] != 0;
+    model_mapping_release(src->model, p, len);
     out->data = d;
     return STATUS_OK;
 }
