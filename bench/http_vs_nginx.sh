@@ -8,6 +8,9 @@
 #
 # Each server gets one core's worth of work: inferd's single I/O thread
 # and one nginx worker. Prints requests/s for each and the ratio.
+#
+# This is the HTTP layer alone; bench/serving_vs_nginx.sh measures the
+# whole serving path (`inferd serve` answering y = a + b) against nginx.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${1:-build}

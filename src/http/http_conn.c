@@ -337,6 +337,7 @@ static void dispatch(http_conn *c, const char *body, size_t body_len) {
     ex->responded = 0; /* no respond() can be running: the exchange was idle */
     ex->on_cancel = NULL;
     ex->ready = 0;
+    c->reads_muted = 0;
     c->state = CONN_WAIT;
     evloop_timer_stop(s->loop, &c->timer);
     c->timer_kind = TIMER_NONE;
@@ -595,16 +596,23 @@ static void update_interest(http_conn *c) {
     int hdr_ms = s->opt.header_timeout_ms, rc = 0;
     switch (c->state) {
     case CONN_READ_HEAD:
-        ev = EVLOOP_READ;
+        /* READ|RDHUP in every reading state and while the exchange is
+         * out: a keep-alive request then changes no epoll interest at all
+         * (see CONN_WAIT). A hang-up also reports READ, so adding RDHUP
+         * changes nothing for the reading states. */
+        ev = EVLOOP_READ | EVLOOP_RDHUP;
         if (c->len == 0 && c->served > 0) rc = arm(c, TIMER_IDLE, s->opt.idle_timeout_ms, 0);
         else rc = arm(c, TIMER_HEAD, hdr_ms, 0);
         break;
     case CONN_READ_BODY:
-        ev = c->interim_left ? EVLOOP_WRITE : EVLOOP_READ;
+        ev = c->interim_left ? EVLOOP_WRITE : EVLOOP_READ | EVLOOP_RDHUP;
         rc = arm(c, TIMER_BODY, hdr_ms, 1);
         break;
     case CONN_WAIT:
-        ev = EVLOOP_RDHUP;
+        /* Only a hang-up matters now, but dropping READ and adding it back
+         * would cost two epoll_ctl calls per request. Input that arrives
+         * meanwhile (a pipelined request) mutes READ then: on_io. */
+        ev = c->reads_muted ? EVLOOP_RDHUP : EVLOOP_READ | EVLOOP_RDHUP;
         evloop_timer_stop(s->loop, &c->timer);
         c->timer_kind = TIMER_NONE;
         break;
@@ -652,7 +660,15 @@ static void on_io(evloop *l, evloop_io *io, unsigned events) {
     (void)l;
     http_conn *c = io->data;
     if (c->state == CONN_WAIT) {
-        if (events & (EVLOOP_RDHUP | EVLOOP_ERROR)) conn_cancel(c);
+        if (events & (EVLOOP_RDHUP | EVLOOP_ERROR)) {
+            conn_cancel(c);
+        } else if (events & EVLOOP_READ) {
+            /* Pipelined input: it waits in the socket until the answer is
+             * out; stop polling it, or level-triggered epoll would report
+             * it on every turn of the loop. */
+            c->reads_muted = 1;
+            if (evloop_io_set(c->srv->loop, &c->io, EVLOOP_RDHUP) < 0) conn_cancel(c);
+        }
         return;
     }
     if (c->state == CONN_CLOSED || c->state == CONN_ZOMBIE) return;

@@ -89,6 +89,7 @@ struct http_conn {
     int served;              /* responses completed on this connection */
     int in_drive;            /* re-entrancy guard for conn_drive */
     int in_handler;
+    int reads_muted;         /* CONN_WAIT with input pending: polling RDHUP only */
 
     http_head head;          /* the current request's parsed head */
     http_header *hdrs;

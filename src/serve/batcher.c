@@ -133,14 +133,18 @@ int sched_next_batch(sched_worker *w, serve_request **batch) {
         }
         if (!s->head) {
             if (s->stopping) break;
+            s->sleeping++;
             pthread_cond_wait(&s->cv, &s->mu);
+            s->sleeping--;
             continue;
         }
         uint64_t wake = 0;
         int n = plan(s, now, &wake);
         if (!n) {
             struct timespec ts = to_timespec(wake);
+            s->sleeping++;
             pthread_cond_timedwait(&s->cv, &s->mu, &ts);
+            s->sleeping--;
             continue;
         }
         for (int i = 0; i < n; i++) {
@@ -149,9 +153,10 @@ int sched_next_batch(sched_worker *w, serve_request **batch) {
             r->timing.queue_end_ns = now;
             batch[i] = r;
         }
-        if (s->head) pthread_cond_signal(&s->cv); /* the rest is another worker's */
+        bool more = s->head != NULL && s->sleeping > 0; /* the rest is another worker's */
         s->idle--;
         pthread_mutex_unlock(&s->mu);
+        if (more) pthread_cond_signal(&s->cv); /* after the unlock: see submit */
         return n;
     }
     s->idle--;

@@ -129,7 +129,9 @@ void serve_scheduler_submit(serve_scheduler *s, serve_request *r) {
     else s->head = r;
     s->tail = r;
     atomic_fetch_add(&s->stats.queued, 1);
-    pthread_cond_signal(&s->cv);
+    /* A worker that is executing looks at the queue again before it
+     * sleeps: only a sleeping one needs the signal. */
+    bool wake_worker = s->sleeping > 0;
     /* The timer sleeps without end while the queue is empty. Wake it for a
      * deadline earlier than its next sweep, or to poll for cancellations
      * when this request will wait (others are ahead of it, or every worker
@@ -138,11 +140,15 @@ void serve_scheduler_submit(serve_scheduler *s, serve_request *r) {
     bool waits = s->head != r || !s->idle;
     uint64_t due = r->deadline_ns ? r->deadline_ns
                    : waits ? r->timing.queue_start_ns + SCHED_CANCEL_POLL_NS : 0;
-    if (due && s->timer_started && (!s->reap_at || due < s->reap_at)) {
-        s->reap_at = due;
-        pthread_cond_signal(&s->timer_cv);
-    }
+    bool wake_timer = due && s->timer_started && (!s->reap_at || due < s->reap_at);
+    if (wake_timer) s->reap_at = due;
     pthread_mutex_unlock(&s->mu);
+    /* Signalled after the unlock: a worker woken while we still held mu
+     * would at once block on it again, and every hand-off would cost two
+     * sleeps and a contended unlock instead of one wake-up. The caller
+     * holds the model version, so the scheduler outlives this call. */
+    if (wake_worker) pthread_cond_signal(&s->cv);
+    if (wake_timer) pthread_cond_signal(&s->timer_cv);
 }
 
 /* --- the timeout timer ------------------------------------------------------------ */

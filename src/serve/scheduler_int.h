@@ -75,6 +75,7 @@ struct serve_scheduler {
     pthread_cond_t cv;             /* work arrived, or stopping */
     serve_request *head, *tail;    /* the queue */
     int idle;                      /* workers looking for work (in sched_next_batch) */
+    int sleeping;                  /* ... of which waiting on cv: a submit must signal */
     bool stopping;
     bool joined;
 

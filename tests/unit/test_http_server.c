@@ -497,6 +497,44 @@ static void test_big_response(int port) {
     free(c);
 }
 
+/* Input that arrives while the exchange is with the handler (a pipelined
+ * request sent after the first one went out) waits in the socket: the
+ * connection stops polling for it, answers the first request, then reads
+ * and answers the second, in order. A hang-up in that state still cancels
+ * the exchange. */
+static void test_pipelined_while_waiting(int port) {
+    client *c = malloc(sizeof *c);
+    response r = {0};
+    atomic_store(&held_count, 0);
+    atomic_store(&release_held, 0);
+    client_open(c, port);
+    send_str(c, "GET /hold HTTP/1.1\r\nHost: x\r\n\r\n");
+    while (atomic_load(&held_count) < 1) usleep(1000);
+    send_str(c, "GET /sync HTTP/1.1\r\nHost: x\r\n\r\n");
+    usleep(20000); /* the loop sees the input while the exchange is out */
+    atomic_store(&release_held, 1);
+    CHECK(read_response(c, &r, 0) && r.status == 200 && strcmp(r.body, "GET /hold 0:") == 0);
+    CHECK(read_response(c, &r, 0) && r.status == 200 && strcmp(r.body, "GET /sync 0:") == 0);
+    send_str(c, "GET /echo HTTP/1.1\r\nHost: x\r\n\r\n");
+    CHECK(read_response(c, &r, 0) && strcmp(r.body, "GET /echo 0:") == 0);
+    close(c->fd);
+    atomic_store(&release_held, 0);
+
+    int before = atomic_load(&cancelled_seen);
+    client_open(c, port);
+    send_str(c, "GET /hold HTTP/1.1\r\nHost: x\r\n\r\n");
+    while (atomic_load(&held_count) < 2) usleep(1000);
+    send_str(c, "GET /sync HTTP/1.1\r\nHost: x\r\n\r\n");
+    usleep(20000);
+    close(c->fd);
+    int64_t t0 = now_ms();
+    while (atomic_load(&cancelled_seen) < before + 1 && now_ms() - t0 < 5000) usleep(1000);
+    CHECK(atomic_load(&cancelled_seen) == before + 1);
+    atomic_store(&held_count, 0);
+    free(r.body);
+    free(c);
+}
+
 static void test_disconnect(running *rs) {
     client *c = malloc(sizeof *c);
     response r = {0};
@@ -697,6 +735,7 @@ int main(void) {
     RUN(test_expect_continue(rs.port));
     RUN(test_big_response(rs.port));
     RUN(test_many_connections(rs.port));
+    RUN(test_pipelined_while_waiting(rs.port));
     RUN(test_disconnect(&rs));
     RUN(stop(&rs));
     RUN(test_timeouts());
