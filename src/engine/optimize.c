@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuse_pass.h"
+#include "layout_pass.h"
 #include "onnx_loader.h"
 
 /* Readers of each value in g: node inputs, plus the outer references of the
@@ -103,6 +105,8 @@ status graph_optimize(engine_model *m, graph *g, errinfo *err) {
         removed++;
     }
     if (removed) compact(g, dead, new_index);
+    st = layout_pass_run(m, g, err);
+    if (!st) st = fuse_graph(m, g, err);
 done:
     free(readers);
     free(new_index);

@@ -2,8 +2,9 @@
  *
  * The loader calls graph_optimize() on the main graph when
  * engine_load_options.optimize is nonzero (the default). Every rewrite keeps
- * the graph's results bit-for-bit: it only removes work that cannot change
- * them. What each rewrite bought is in docs/design.md ("Engine speed: what
+ * the graph's meaning; the fusions may change results by float rounding
+ * (another summation order), which tests/model_compare and the conformance
+ * runner check against ONNX Runtime with the rewrites on. What each rewrite bought is in docs/design.md ("Engine speed: what
  * we tried").
  *
  *     if ((st = graph_build(m, pm, &g, err))) ...
@@ -13,7 +14,14 @@
  * Rewrites so far:
  *   - Identity nodes, and Dropout nodes in inference mode whose mask is not
  *     read, are removed: their readers read the input directly. A node whose
- *     output is a graph output stays (the output must keep its name). */
+ *     output is a graph output stays (the output must keep its name).
+ *   - layout_pass.h: float 2-D Convs and the ops between them run
+ *     channels-last on oneDNN, with activations and residual Adds fused.
+ *     Not bit-for-bit: oneDNN sums products in another order (results agree
+ *     to float rounding, as tests/model_compare checks).
+ *   - fuse_pass.h: MatMul/Gemm with bias and activation, decomposed GELU and
+ *     LayerNorm, residual Add + LayerNorm, and attention's scaled, masked
+ *     Softmax become single fused ops (domain ai.inferd). */
 #ifndef INFERD_OPTIMIZE_H
 #define INFERD_OPTIMIZE_H
 

@@ -2,7 +2,10 @@
  *
  * Every cell (RNN, GRU with both reset placements, LSTM with and without
  * peepholes and input_forget), both directions, both layouts, ragged
- * sequence_lens (including 0), clip and non-default activations. */
+ * sequence_lens (including 0), clip and non-default activations. LSTM runs
+ * again over a packed R (rnn_lstm_pack), also with a hidden size that is
+ * not a multiple of the 16-unit block and a batch of odd kernel tiles on a
+ * two-thread team. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,17 +41,21 @@ static int compare(const char *what, const char *name, const float *a, const flo
 typedef struct test_case {
     rnn_cell cell;
     int reverse, layout, ragged, clip, init, peep, input_forget, lbr, odd_acts;
+    int packed, big;            /* LSTM: packed R; H 150, N 7, two threads */
 } test_case;
 
 static void describe(const test_case *c, char *buf, size_t len) {
     static const char *cells[] = {"RNN", "GRU", "LSTM"};
-    snprintf(buf, len, "%s rev=%d layout=%d ragged=%d clip=%d init=%d peep=%d if=%d lbr=%d acts=%d",
+    snprintf(buf, len,
+             "%s rev=%d layout=%d ragged=%d clip=%d init=%d peep=%d if=%d lbr=%d acts=%d "
+             "packed=%d big=%d",
              cells[c->cell], c->reverse, c->layout, c->ragged, c->clip, c->init, c->peep,
-             c->input_forget, c->lbr, c->odd_acts);
+             c->input_forget, c->lbr, c->odd_acts, c->packed, c->big);
 }
 
 static int run_case(const test_case *c) {
-    const int64_t T = 5, N = 3, I = 4, H = 6, G = rnn_cell_gates(c->cell);
+    const int64_t T = 5, N = c->big ? 7 : 3, I = 4, H = c->big ? 150 : 6;
+    const int64_t G = rnn_cell_gates(c->cell);
     rnn_params p = {.cell = c->cell, .seq_len = T, .batch = N, .input_size = I, .hidden = H,
                     .reverse = c->reverse, .has_clip = c->clip, .clip = 0.7f,
                     .input_forget = c->input_forget, .linear_before_reset = c->lbr};
@@ -60,7 +67,7 @@ static int run_case(const test_case *c) {
         p.act[1] = (rnn_act){RNN_ACT_LEAKY_RELU, 0.1f, 0};
         p.act[2] = (rnn_act){RNN_ACT_SCALED_TANH, 1.5f, 0.5f};
     }
-    int32_t lens[3] = {5, 0, 3};
+    int32_t lens[7] = {5, 0, 3, 5, 1, 4, 2};
     float *x = rand_buf(T * N * I), *w = rand_buf(G * H * I), *r = rand_buf(G * H * H);
     float *b = rand_buf(2 * G * H), *pp = rand_buf(3 * H);
     float *h0 = rand_buf(N * H), *c0 = rand_buf(N * H);
@@ -71,15 +78,17 @@ static int run_case(const test_case *c) {
         out[k][2] = calloc((size_t)(N * H), sizeof(float));
     }
     float *scratch = malloc(sizeof(float) * (size_t)rnn_scratch_floats(&p));
+    float *rp = c->packed ? malloc(sizeof(float) * (size_t)rnn_lstm_packed_floats(H)) : NULL;
+    if (rp) rnn_lstm_pack(r, H, rp);
     rnn_dir_io io = {
         .x = x, .x_stride_t = c->layout ? 1 : N, .x_stride_b = c->layout ? T : 1,
         .w = w, .r = r, .b = b, .p = c->peep ? pp : NULL,
         .lens = c->ragged ? lens : NULL, .h0 = c->init ? h0 : NULL, .c0 = c->init ? c0 : NULL,
         .y_stride_t = c->layout ? H : N * H, .y_stride_b = c->layout ? T * H : H,
-        .h_stride_b = H, .scratch = scratch,
+        .h_stride_b = H, .scratch = scratch, .r_packed = rp,
     };
     io.y = out[0][0], io.yh = out[0][1], io.yc = c->cell == RNN_CELL_LSTM ? out[0][2] : NULL;
-    rnn_run_direction(&p, &io, 1);
+    rnn_run_direction(&p, &io, c->big ? 2 : 1);
     io.y = out[1][0], io.yh = out[1][1], io.yc = c->cell == RNN_CELL_LSTM ? out[1][2] : NULL;
     rnn_run_direction_reference(&p, &io);
     char what[160];
@@ -87,7 +96,7 @@ static int run_case(const test_case *c) {
     int fails = compare(what, "Y", out[0][0], out[1][0], T * N * H) +
                 compare(what, "Y_h", out[0][1], out[1][1], N * H) +
                 compare(what, "Y_c", out[0][2], out[1][2], N * H);
-    free(x), free(w), free(r), free(b), free(pp), free(h0), free(c0), free(scratch);
+    free(x), free(w), free(r), free(b), free(pp), free(h0), free(c0), free(scratch), free(rp);
     for (int k = 0; k < 2; k++)
         for (int j = 0; j < 3; j++) free(out[k][j]);
     return fails != 0;
@@ -122,6 +131,12 @@ int main(void) {
             c.input_forget = cell == RNN_CELL_LSTM && (extra & 2);
             failed += run_case(&c);
             total++;
+            for (int big = 0; cell == RNN_CELL_LSTM && big < 2; big++) {
+                c.packed = 1;
+                c.big = big;
+                failed += run_case(&c);
+                total++;
+            }
         }
     printf("test_rnn: %d of %d cases failed\n", failed, total);
     return failed != 0;

@@ -1,18 +1,17 @@
 /* rnn.c -- RNN, GRU and LSTM cells over float32 (see rnn.h). */
 
-/* The activations are a third of an LSTM step; an AVX2 build of them,
- * picked at load time, runs them twice as wide as the SSE2 baseline. */
-#if defined(__x86_64__) && defined(__GNUC__)
-#define RNN_CLONES __attribute__((target_clones("avx2", "default")))
-#else
-#define RNN_CLONES
-#endif
-
 #include "rnn.h"
 
 #include <math.h>
+#include <omp.h>
+#include <limits.h>
+#include <linux/futex.h>
+#include <stdatomic.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "gemm.h"
 #include "vmath.h"
@@ -66,8 +65,9 @@ float rnn_act_default_beta(rnn_act_kind kind) {
 }
 
 /* Tanh and Sigmoid dominate a recurrent step after the GEMMs: they use the
- * vectorizable vmath versions (relative error < 1e-6) instead of libm. */
-RNN_CLONES void rnn_act_apply(const rnn_act *a, float *restrict v, int64_t n) {
+ * vectorizable vmath versions (relative error < 1e-6) instead of libm, in
+ * AVX-512 / AVX2 builds picked at load time (VM_TARGET_CLONES). */
+VM_TARGET_CLONES void rnn_act_apply(const rnn_act *a, float *restrict v, int64_t n) {
     const float al = a->alpha, be = a->beta;
     switch (a->kind) {
     case RNN_ACT_RELU:
@@ -179,15 +179,24 @@ static int mul_ok(int64_t a, int64_t b, int64_t *out) {
     return !__builtin_mul_overflow(a, b, out);
 }
 
+/* Hidden units per packed column block of R, and its columns (4 gates). */
+#define RK_UNITS 16
+#define RK_COLS (4 * RK_UNITS)
+
+static int64_t units_padded(int64_t H) { return (H + RK_UNITS - 1) / RK_UNITS * RK_UNITS; }
+
 int64_t rnn_scratch_floats(const rnn_params *p) {
     const int64_t G = rnn_cell_gates(p->cell), H = p->hidden, N = p->batch;
-    int64_t gh, rows, xw, gates, nh;
+    int64_t gh, rows, xw, gates, nh, gpad = 0;
     if (!mul_ok(G, H, &gh) || !mul_ok(p->seq_len, N, &rows) || !mul_ok(rows, gh, &xw) ||
         !mul_ok(N, gh, &gates) || !mul_ok(N, H, &nh))
         return -1;
-    /* xw, gates, h, c (LSTM) or r*h (GRU), plus one row of bias */
+    /* the packed LSTM path's gates, [N, 4, H rounded up to a block] */
+    if (p->cell == RNN_CELL_LSTM && !mul_ok(N * 4, units_padded(H), &gpad)) return -1;
+    /* xw, gates, h, c (LSTM) or r*h (GRU), one row of bias; packed LSTM:
+     * its gates and a second h (double-buffered across the team) */
     int64_t total = 0;
-    int64_t parts[] = {xw, gates, nh, nh, gh};
+    int64_t parts[] = {xw, gates, nh, nh, gh, gpad, p->cell == RNN_CELL_LSTM ? nh : 0};
     for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++)
         if (__builtin_add_overflow(total, parts[i], &total)) return -1;
     return total;
@@ -231,33 +240,47 @@ static void rnn_step(const rnn_params *p, float *restrict g, const float *restri
     memcpy(h, g, (size_t)H * sizeof(float));
 }
 
-static void lstm_step(const rnn_params *p, const float *pp, float *restrict g,
-                      const float *restrict xr, float *restrict h, float *restrict c) {
+/* The LSTM update of n units: g holds their recurrent pre-activations (gates
+ * i o f c, gs apart), xr the input ones (xs apart), pp the peepholes (i o f,
+ * H apart) or NULL; c is updated in place and h written. */
+VM_TARGET_CLONES static void lstm_units(const rnn_params *p, const float *pp, float *restrict g, int64_t gs,
+                       const float *restrict xr, int64_t xs, float *restrict h,
+                       float *restrict c, int64_t n) {
     const int64_t H = p->hidden;
-    float *restrict gi = g, *restrict go = g + H, *restrict gf = g + 2 * H,
-                    *restrict gc = g + 3 * H;
-    VM_SIMD for (int64_t j = 0; j < 4 * H; j++) g[j] += xr[j];
+    float *restrict gi = g, *restrict go = g + gs, *restrict gf = g + 2 * gs,
+                    *restrict gc = g + 3 * gs;
+    for (int q = 0; q < 4; q++) {
+        float *restrict gq = g + q * gs;
+        const float *restrict xq = xr + q * xs;
+        VM_SIMD for (int64_t j = 0; j < n; j++) gq[j] += xq[j];
+    }
     if (pp) {
-        VM_SIMD for (int64_t j = 0; j < H; j++) {
+        VM_SIMD for (int64_t j = 0; j < n; j++) {
             gi[j] += pp[j] * c[j];
             gf[j] += pp[2 * H + j] * c[j];
         }
     }
-    activate(p, 0, gi, H);
+    activate(p, 0, gi, n);
     if (p->input_forget) {
-        VM_SIMD for (int64_t j = 0; j < H; j++) gf[j] = 1.0f - gi[j];
+        VM_SIMD for (int64_t j = 0; j < n; j++) gf[j] = 1.0f - gi[j];
     } else {
-        activate(p, 0, gf, H);
+        activate(p, 0, gf, n);
     }
-    activate(p, 1, gc, H);
-    VM_SIMD for (int64_t j = 0; j < H; j++) c[j] = gf[j] * c[j] + gi[j] * gc[j];
+    activate(p, 1, gc, n);
+    VM_SIMD for (int64_t j = 0; j < n; j++) c[j] = gf[j] * c[j] + gi[j] * gc[j];
     if (pp) {
-        VM_SIMD for (int64_t j = 0; j < H; j++) go[j] += pp[H + j] * c[j];
+        VM_SIMD for (int64_t j = 0; j < n; j++) go[j] += pp[H + j] * c[j];
     }
-    activate(p, 0, go, H);
-    memcpy(gc, c, (size_t)H * sizeof(float));
-    rnn_act_apply(&p->act[2], gc, H);
-    VM_SIMD for (int64_t j = 0; j < H; j++) h[j] = go[j] * gc[j];
+    activate(p, 0, go, n);
+    memcpy(gc, c, (size_t)n * sizeof(float));
+    rnn_act_apply(&p->act[2], gc, n);
+    VM_SIMD for (int64_t j = 0; j < n; j++) h[j] = go[j] * gc[j];
+}
+
+static void lstm_step(const rnn_params *p, const float *pp, float *g, const float *xr,
+                      float *h, float *c) {
+    const int64_t H = p->hidden;
+    lstm_units(p, pp, g, H, xr, H, h, c, H);
 }
 
 /* GRU's z and r gates; g holds H*R^T for them, xr the input part. */
@@ -311,7 +334,255 @@ static void write_y(const rnn_dir_io *io, int64_t H, int64_t t, int64_t b, const
         memcpy(io->y + t * io->y_stride_t + b * io->y_stride_b, h, (size_t)H * sizeof(float));
 }
 
+/* --- LSTM over a packed R ------------------------------------------------------ */
+
+/* An LSTM step's GEMM is N rows (the batch, often 1..8) times R^T [H, 4H]:
+ * too skinny for sgemm, which repacks all of R on every call, and too short
+ * for a thread-team fork per step. Here R is packed once into blocks of 16
+ * hidden units x 4 gates ([H, 64] each), one team runs the whole sequence,
+ * and each thread owns a range of blocks: it computes every gate of its units
+ * with a register-tiled kernel, updates their c and h, and the team meets at
+ * one barrier per step (h is double-buffered). */
+
+int64_t rnn_lstm_packed_floats(int64_t hidden) {
+    int64_t n;
+    if (hidden < 0 || !mul_ok(units_padded(hidden) * 4, hidden, &n)) return -1;
+    return n;
+}
+
+void rnn_lstm_pack(const float *r, int64_t H, float *packed) {
+    const int64_t blocks = units_padded(H) / RK_UNITS;
+    for (int64_t ub = 0; ub < blocks; ub++) {
+        float *dst = packed + ub * H * RK_COLS;
+        for (int q = 0; q < 4; q++) {
+            for (int j = 0; j < RK_UNITS; j++) {
+                int64_t u = ub * RK_UNITS + j;
+                const float *row = r + (q * H + u) * H;
+                for (int64_t k = 0; k < H; k++)
+                    dst[k * RK_COLS + q * RK_UNITS + j] = u < H ? row[k] : 0.0f;
+            }
+        }
+    }
+}
+
+/* Batch rows per kernel tile: 6 x 4 vector accumulators fit AVX-512's 32
+ * registers with the 4 block vectors and one broadcast. */
+#define RK_MR 6
+
+typedef float rk_vec __attribute__((vector_size(64)));
+
+/* Unaligned vector moves (macros: a vector argument or return value would
+ * have a different ABI in each target clone). */
+#define RK_LOAD(v, p) memcpy(&(v), (p), sizeof(v))
+#define RK_STORE(p, v) memcpy((p), &(v), sizeof(v))
+
+/* g[r*ld_row + q*ld_gate + j] = sum_k h[r*ldh + k] * blk[k*64 + q*16 + j]
+ * for r < mr (a constant after inlining, so acc stays in registers). */
+static inline __attribute__((always_inline)) void rk_tile(const int mr, int64_t K,
+                                                           const float *h, int64_t ldh,
+                                                           const float *blk, float *g,
+                                                           int64_t ld_row, int64_t ld_gate) {
+    rk_vec acc[RK_MR][4];
+#pragma GCC unroll 8
+    for (int r = 0; r < mr; r++)
+        for (int q = 0; q < 4; q++) acc[r][q] = (rk_vec){0};
+    for (int64_t k = 0; k < K; k++) {
+        const float *b = blk + k * RK_COLS;
+        rk_vec b0, b1, b2, b3;
+        RK_LOAD(b0, b);
+        RK_LOAD(b1, b + 16);
+        RK_LOAD(b2, b + 32);
+        RK_LOAD(b3, b + 48);
+#pragma GCC unroll 8
+        for (int r = 0; r < mr; r++) {
+            /* h - 0 folds to a plain broadcast (h + 0 would not: -0) */
+            const rk_vec a = h[r * ldh + k] - (rk_vec){0};
+            acc[r][0] += a * b0;
+            acc[r][1] += a * b1;
+            acc[r][2] += a * b2;
+            acc[r][3] += a * b3;
+        }
+    }
+#pragma GCC unroll 8
+    for (int r = 0; r < mr; r++)
+        for (int q = 0; q < 4; q++) RK_STORE(g + r * ld_row + q * ld_gate, acc[r][q]);
+}
+
+/* All N rows of h [N, K] against one packed block. */
+VM_TARGET_CLONES static void rk_rows(int64_t N, int64_t K, const float *h, const float *blk,
+                                     float *g, int64_t ld_row, int64_t ld_gate) {
+    /* Even tiles: 8 rows as 4 + 4, not 6 + 2 (a short tile loads as much
+     * of the block per FMA as a full one). */
+    const int64_t tiles = (N + RK_MR - 1) / RK_MR, mr = tiles ? (N + tiles - 1) / tiles : 0;
+    for (int64_t r0 = 0; r0 < N; r0 += mr) {
+        const float *hr = h + r0 * K;
+        float *gr = g + r0 * ld_row;
+        switch (N - r0 < mr ? N - r0 : mr) {
+        case 1: rk_tile(1, K, hr, K, blk, gr, ld_row, ld_gate); break;
+        case 2: rk_tile(2, K, hr, K, blk, gr, ld_row, ld_gate); break;
+        case 3: rk_tile(3, K, hr, K, blk, gr, ld_row, ld_gate); break;
+        case 4: rk_tile(4, K, hr, K, blk, gr, ld_row, ld_gate); break;
+        case 5: rk_tile(5, K, hr, K, blk, gr, ld_row, ld_gate); break;
+        default: rk_tile(6, K, hr, K, blk, gr, ld_row, ld_gate); break;
+        }
+    }
+}
+
+/* The team's per-step barrier. libgomp's barrier spins GOMP_SPINCOUNT
+ * rounds (a few microseconds) and then sleeps on a futex; a step is tens of
+ * microseconds, so nearly every step paid a wake-up (the 2-thread team was
+ * slower than one thread). This one spins for up to RK_SPIN_NS, longer than
+ * two threads' usual skew within a step, and then sleeps on a futex too:
+ * spinning on beyond that only takes the core from whichever thread (ours,
+ * or another process on a shared machine) it is waiting for.
+ *
+ * Waits beyond the spin mean a teammate keeps losing its core (a shared
+ * machine, where the scheduler may even stack both threads on one CPU):
+ * then per-step sync costs more than the second core brings, so after
+ * RK_SLOW_WAITS of them (not counting the first step, which waits for the
+ * team's wake-up) the team goes solo from the next step on: thread 0 takes
+ * every block. The decision is published at a barrier, before its sense
+ * flips, so every thread sees the same one. */
+typedef struct rk_barrier {
+    atomic_int arrived, sense, n, sleepers;
+    atomic_int slow;            /* waits that outlasted the spin */
+    atomic_int solo;            /* from the next step on, thread 0 alone */
+} rk_barrier;
+
+#define RK_SPIN_NS 50000
+#define RK_SLOW_WAITS 3
+
+static int64_t rk_now_ns(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
+}
+
+static void rk_pause(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+}
+
+/* futex on an atomic_int: same size and representation as int here. */
+static void rk_futex(atomic_int *addr, int op, int val) {
+    syscall(SYS_futex, (int *)addr, op, val, NULL, NULL, 0);
+}
+
+/* count_slow: whether a wait that outlasts the spin counts towards solo. */
+static void rk_barrier_wait(rk_barrier *b, int *my_sense, int count_slow) {
+    const int s = !*my_sense;
+    *my_sense = s;
+    if (atomic_fetch_add(&b->arrived, 1) == atomic_load(&b->n) - 1) {
+        atomic_store(&b->arrived, 0);
+        if (atomic_load(&b->slow) >= RK_SLOW_WAITS) atomic_store(&b->solo, 1);
+        atomic_store(&b->sense, s);
+        if (atomic_load(&b->sleepers)) rk_futex(&b->sense, FUTEX_WAKE_PRIVATE, INT_MAX);
+        return;
+    }
+    int64_t start = 0;
+    for (unsigned spins = 0; atomic_load(&b->sense) != s; spins++) {
+        rk_pause();
+        if (spins % 256 != 255) continue;
+        if (!start) {
+            start = rk_now_ns();
+        } else if (rk_now_ns() - start > RK_SPIN_NS) {
+            /* seq_cst: either the last thread sees us counted, or we see its sense */
+            atomic_fetch_add(&b->sleepers, 1);
+            while (atomic_load(&b->sense) != s) rk_futex(&b->sense, FUTEX_WAIT_PRIVATE, !s);
+            atomic_fetch_sub(&b->sleepers, 1);
+            if (count_slow) atomic_fetch_add(&b->slow, 1);
+            return;
+        }
+    }
+}
+
+typedef struct lstm_team {
+    const rnn_params *p;
+    const rnn_dir_io *io;
+    const float *xw;            /* input projections, [rows, 4H] */
+    float *g;                   /* gates [N, 4, NU] */
+    float *h[2];                /* h before / after a step, [N, H] each */
+    float *c;                   /* [N, H] */
+    int64_t steps, nu_all;      /* nu_all: H rounded up to a block */
+    rk_barrier *barrier;
+} lstm_team;
+
+/* Thread tid of nt: the blocks [b0, b1) for every step. */
+static void lstm_team_run(const lstm_team *tm, int tid, int nt) {
+    const rnn_params *p = tm->p;
+    const rnn_dir_io *io = tm->io;
+    const int64_t H = p->hidden, N = p->batch, NU = tm->nu_all, blocks = NU / RK_UNITS;
+    int sense = 0;
+    atomic_store(&tm->barrier->n, nt);
+    for (int64_t s = 0; s < tm->steps; s++) {
+        const int solo = nt == 1 || atomic_load(&tm->barrier->solo);
+        if (solo && tid != 0) break;
+        const int64_t b0 = solo ? 0 : blocks * tid / nt, b1 = solo ? blocks : blocks * (tid + 1) / nt;
+        const int64_t u0 = b0 * RK_UNITS, u1 = b1 * RK_UNITS < H ? b1 * RK_UNITS : H;
+        const int64_t nu = u1 > u0 ? u1 - u0 : 0;
+        const size_t bytes = (size_t)nu * sizeof(float);
+        const float *hp = tm->h[s & 1];
+        float *hn = tm->h[(s & 1) ^ 1];
+        for (int64_t ub = b0; ub < b1; ub++)
+            rk_rows(N, H, hp, io->r_packed + ub * H * RK_COLS, tm->g + ub * RK_UNITS, 4 * NU, NU);
+        for (int64_t b = 0; nu && b < N; b++) {
+            int64_t len = seq_len_of(p, io, b);
+            float *hb = hn + b * H + u0;
+            if (s >= len) { /* finished: its state carries over */
+                memcpy(hb, hp + b * H + u0, bytes);
+                continue;
+            }
+            int64_t t = step_time(p, len, s);
+            const float *xr = tm->xw + (t * io->x_stride_t + b * io->x_stride_b) * 4 * H + u0;
+            lstm_units(p, io->p ? io->p + u0 : NULL, tm->g + b * 4 * NU + u0, NU, xr, H, hb,
+                       tm->c + b * H + u0, nu);
+            if (io->y) memcpy(io->y + t * io->y_stride_t + b * io->y_stride_b + u0, hb, bytes);
+        }
+        if (!solo) rk_barrier_wait(tm->barrier, &sense, s > 0);
+    }
+}
+
+/* Work per step below which the team is one thread. */
+#define LSTM_TEAM_FLOPS (1 << 20)
+
+static void lstm_packed(const rnn_params *p, const rnn_dir_io *io, int threads) {
+    const int64_t H = p->hidden, N = p->batch, gh = 4 * H;
+    float *xw = io->scratch, *gates = xw + p->seq_len * N * gh, *h = gates + N * gh;
+    float *c = h + N * H, *bias = c + N * H, *gpad = bias + gh;
+    float *h2 = gpad + N * 4 * units_padded(H);
+    project_inputs(p, io, xw, bias, threads);
+    load_state(p, io, io->h0, h);
+    load_state(p, io, io->c0, c);
+    int64_t steps = 0;
+    for (int64_t b = 0; b < N; b++)
+        if (seq_len_of(p, io, b) > steps) steps = seq_len_of(p, io, b);
+    rk_barrier barrier;
+    atomic_init(&barrier.arrived, 0);
+    atomic_init(&barrier.sense, 0);
+    atomic_init(&barrier.n, 1);
+    atomic_init(&barrier.sleepers, 0);
+    atomic_init(&barrier.slow, 0);
+    atomic_init(&barrier.solo, 0);
+    lstm_team tm = {.p = p, .io = io, .xw = xw, .g = gpad, .h = {h, h2}, .c = c,
+                    .steps = steps, .nu_all = units_padded(H), .barrier = &barrier};
+    int64_t blocks = tm.nu_all / RK_UNITS;
+    int nt = 2 * N * gh * H >= LSTM_TEAM_FLOPS ? threads : 1;
+    if (nt > blocks) nt = (int)blocks;
+    if (nt > 1) {
+#pragma omp parallel num_threads(nt)
+        lstm_team_run(&tm, omp_get_thread_num(), omp_get_num_threads());
+    } else {
+        lstm_team_run(&tm, 0, 1);
+    }
+    store_results(p, io, tm.h[steps & 1], c);
+}
+
 void rnn_run_direction(const rnn_params *p, const rnn_dir_io *io, int threads) {
+    if (p->cell == RNN_CELL_LSTM && io->r_packed) {
+        lstm_packed(p, io, threads);
+        return;
+    }
     const int64_t H = p->hidden, N = p->batch, G = rnn_cell_gates(p->cell), gh = G * H;
     float *xw = io->scratch, *gates = xw + p->seq_len * N * gh, *h = gates + N * gh;
     float *aux = h + N * H, *bias = aux + N * H; /* aux: LSTM c, GRU r*h */

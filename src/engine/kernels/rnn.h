@@ -87,10 +87,21 @@ typedef struct rnn_dir_io {
     float *yh, *yc;             /* final states (row b at b*h_stride_b), or NULL */
     int64_t h_stride_b;
     float *scratch;             /* rnn_scratch_floats() floats */
+    const float *r_packed;      /* LSTM: r as rnn_lstm_pack() made it, or NULL */
 } rnn_dir_io;
 
 /* Floats of scratch rnn_run_direction needs; -1 if the size overflows. */
 int64_t rnn_scratch_floats(const rnn_params *p);
+
+/* An LSTM's R [4*H, H] repacked for the recurrent step: column blocks of 16
+ * hidden units times the 4 gates, each block [H, 64]. With it, one thread
+ * team runs the whole sequence, each thread computing every gate of its own
+ * units (see rnn.c). Packing once at load saves repacking every run.
+ *     float *rp = aligned_alloc(64, rnn_lstm_packed_floats(H) * sizeof(float));
+ *     rnn_lstm_pack(r, H, rp);   ...   io.r_packed = rp;
+ * rnn_lstm_packed_floats() returns -1 if the size overflows. */
+int64_t rnn_lstm_packed_floats(int64_t hidden);
+void rnn_lstm_pack(const float *r, int64_t hidden, float *packed);
 
 /* Runs one direction. Inputs are assumed validated (shapes, lens range). */
 void rnn_run_direction(const rnn_params *p, const rnn_dir_io *io, int threads);

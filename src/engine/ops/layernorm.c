@@ -5,7 +5,12 @@
  *
  * X is viewed as rows x cols, cols = product of dims from `axis` on; each row
  * is normalised on its own, rows spread over threads. Statistics are kept in
- * float (stash_type 1), summed with 16 partial sums so gcc vectorises. */
+ * float (stash_type 1), summed with 16 partial sums so gcc vectorises.
+ *
+ * The load-time fusions (fuse_pass.c) turn Add + decomposed LayerNorm into
+ * SkipLayerNormalization, so its skip may broadcast any way Add allows: a
+ * skip that tiles the input's rows is read in place, anything else is summed
+ * into the output first and normalised there. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +18,7 @@
 #include "../dtype.h"
 #include "../op.h"
 #include "../shape.h"
+#include "../kernels/broadcast.h"
 #include "../kernels/vmath.h"
 #include "fview.h"
 
@@ -146,6 +152,64 @@ static status ln_param(exec_ctx *x, const engine_tensor *t, const engine_shape *
     return STATUS_OK;
 }
 
+/* skip's rows repeat over x's: skip is x's trailing dims, after leading 1s,
+ * and has no more dims than x (else the sum's rank would grow). */
+static int skip_tiles(const engine_shape *sk, const engine_shape *x) {
+    int lead = 0;
+    while (lead < sk->rank && sk->dims[lead] == 1) lead++;
+    int r = sk->rank - lead;
+    if (sk->rank > x->rank || r < 1) return 0;
+    return !memcmp(sk->dims + lead, x->dims + x->rank - r, sizeof(int64_t) * (size_t)r);
+}
+
+typedef struct ln_sum {
+    const float *a, *b;
+    float *y;
+} ln_sum;
+
+static void ln_sum_row(void *ctx, int64_t out_off, const int64_t *in_off, const int64_t *inner,
+                       int64_t n) {
+    const ln_sum *c = ctx;
+    const float *a = c->a + in_off[0], *b = c->b + in_off[1];
+    float *y = c->y + out_off;
+    for (int64_t i = 0; i < n; i++) y[i] = a[i * inner[0]] + b[i * inner[1]];
+}
+
+/* A skip variant whose skip does not tile the input: y = broadcast(input +
+ * skip), then normalised in place over its last axis. Only without the
+ * bias input and the extra outputs (what the fusion makes). */
+static status ln_run_summed(exec_ctx *x, const ln_state *s, const engine_tensor *xt,
+                            const engine_tensor *sk, const engine_tensor *sc,
+                            const engine_tensor *bt, const engine_tensor *bs) {
+    char b1[128], b2[128];
+    engine_shape out;
+    if (bs || exec_output_count(x) > 1 || shape_broadcast(&xt->shape, &sk->shape, &out) ||
+        out.rank < 1)
+        return exec_fail(x, STATUS_INVALID_ARGUMENT, "skip %s does not match input %s",
+                         shape_format(&sk->shape, b1, sizeof b1),
+                         shape_format(&xt->shape, b2, sizeof b2));
+    engine_tensor *yt;
+    status st = exec_output(x, 0, xt->dtype, &out, &yt);
+    if (st) return st;
+    int64_t cols = out.dims[out.rank - 1], n = engine_shape_numel(&out);
+    if (n == 0) return STATUS_OK;
+    ln_sum c = {.a = fview_input(x, xt), .b = fview_input(x, sk), .y = fview_output(x, yt)};
+    if (!c.a || !c.b || !c.y) return exec_fail(x, STATUS_NO_MEMORY, "out of memory");
+    const engine_shape *ins[2] = {&xt->shape, &sk->shape};
+    bcast_plan p;
+    if (bcast_plan_init(&p, &out, ins, 2))
+        return exec_fail(x, STATUS_INTERNAL, "cannot plan the skip broadcast");
+    bcast_walk(&p, 0, p.numel, ln_sum_row, &c);
+    engine_shape norm = {.rank = 1, .dims = {cols}};
+    ln_job j = {.s = s, .x = c.y, .y = c.y, .cols = cols};
+    if ((st = ln_param(x, sc, &norm, cols, "Scale", &j.scale)) ||
+        (bt && (st = ln_param(x, bt, &norm, cols, "B", &j.beta))))
+        return st;
+    exec_parallel_for(x, n / cols, ln_chunk, &j);
+    fview_commit(yt, c.y);
+    return STATUS_OK;
+}
+
 static status ln_run(const node *nd, exec_ctx *x) {
     const ln_state *s = nd->state;
     const engine_tensor *xt = exec_input(x, 0);
@@ -160,6 +224,7 @@ static status ln_run(const node *nd, exec_ctx *x) {
     char b1[128], b2[128];
     if (!xt || !sc || (s->skip && !sk))
         return exec_fail(x, STATUS_INVALID_ARGUMENT, "missing a required input");
+    if (sk && !skip_tiles(&sk->shape, &xt->shape)) return ln_run_summed(x, s, xt, sk, sc, bt, bs);
     int axis = shape_normalize_axis(s->axis, xt->shape.rank);
     if (axis < 0)
         return exec_fail(x, STATUS_INVALID_ARGUMENT, "axis %lld is out of range for rank %d",

@@ -1,4 +1,6 @@
-/* matmul.c -- MatMul (numpy semantics) and Gemm.
+/* matmul.c -- MatMul (numpy semantics) and Gemm, and the ai.inferd
+ * FusedMatMul / FusedGemm that the load-time fusions (fuse_pass.c) make of
+ * MatMul + bias Add and Gemm/MatMul + Relu or GELU.
  *
  * float32 goes to sgemm (kernels/gemm.h): MatMul folds A's batch dims into M
  * when B is a plain matrix (the transformer case, [B, S, K] x [K, N]) and
@@ -11,6 +13,7 @@
 
 #include "../dtype.h"
 #include "../kernels/gemm.h"
+#include "../kernels/vmath.h"
 #include "../op.h"
 #include "../shape.h"
 #include "fview.h"
@@ -106,6 +109,7 @@ typedef struct mm_job {
     const mm_plan *p;
     const float *a, *b;
     float *y;
+    float beta;                 /* 1 when y already holds the bias */
 } mm_job;
 
 static void mm_batch_chunk(void *arg, int64_t i0, int64_t i1) {
@@ -114,19 +118,38 @@ static void mm_batch_chunk(void *arg, int64_t i0, int64_t i1) {
     for (int64_t i = i0; i < i1; i++) {
         int64_t ao, bo;
         mm_plan_offsets(p, i, &ao, &bo);
-        gemm_f32(0, 0, p->m, p->n, p->k, 1.0f, j->a + ao, p->k, j->b + bo, p->n, 0.0f,
+        gemm_f32(0, 0, p->m, p->n, p->k, 1.0f, j->a + ao, p->k, j->b + bo, p->n, j->beta,
                  j->y + i * p->m * p->n, p->n, 1);
     }
 }
 
-static void matmul_f32(exec_ctx *x, const mm_plan *p, const float *a, const float *b, float *y) {
-    int threads = exec_threads(x);
+/* A GEMM runs on one thread when it is tiny in both work and weights:
+ * under ~2 MFLOP (a few microseconds on one core, what waking a second
+ * thread costs on an idle machine, far less than a wake-up on a busy one)
+ * and B under 256 KB. A bigger B, even for one row (an MLP at batch 1), is
+ * read faster by two cores from two L2 caches: mlp b1 took 0.026-0.032 ms on
+ * one thread against 0.016-0.019 on two (idle moments). */
+#define MM_SERIAL_MACS (INT64_C(1) << 20)
+#define MM_SERIAL_B (INT64_C(1) << 16)
+
+static int gemm_threads(exec_ctx *x, int64_t m, int64_t n, int64_t k) {
+    int64_t mn, macs;
+    if (__builtin_mul_overflow(m, n, &mn) || __builtin_mul_overflow(mn, k, &macs) ||
+        macs >= MM_SERIAL_MACS || n * k >= MM_SERIAL_B)
+        return exec_threads(x);
+    return 1;
+}
+
+/* y = a * b + beta * y */
+static void matmul_f32(exec_ctx *x, const mm_plan *p, const float *a, const float *b, float *y,
+                       float beta) {
+    int threads = gemm_threads(x, p->batches * p->m, p->n, p->k);
     if (p->a_flat) {
-        gemm_f32(0, 0, p->batches * p->m, p->n, p->k, 1.0f, a, p->k, b, p->n, 0.0f, y, p->n,
+        gemm_f32(0, 0, p->batches * p->m, p->n, p->k, 1.0f, a, p->k, b, p->n, beta, y, p->n,
                  threads);
         return;
     }
-    mm_job j = {.p = p, .a = a, .b = b, .y = y};
+    mm_job j = {.p = p, .a = a, .b = b, .y = y, .beta = beta};
     /* Many small products (attention heads): one thread each. */
     if (threads > 1 && p->batches >= threads && p->m * p->n * p->k <= (INT64_C(1) << 22)) {
         exec_parallel_for(x, p->batches, mm_batch_chunk, &j);
@@ -135,7 +158,7 @@ static void matmul_f32(exec_ctx *x, const mm_plan *p, const float *a, const floa
     for (int64_t i = 0; i < p->batches; i++) {
         int64_t ao, bo;
         mm_plan_offsets(p, i, &ao, &bo);
-        gemm_f32(0, 0, p->m, p->n, p->k, 1.0f, a + ao, p->k, b + bo, p->n, 0.0f,
+        gemm_f32(0, 0, p->m, p->n, p->k, 1.0f, a + ao, p->k, b + bo, p->n, beta,
                  y + i * p->m * p->n, p->n, threads);
     }
 }
@@ -157,7 +180,7 @@ static status matmul_run(const node *n, exec_ctx *x) {
         const float *af = fview_input(x, a), *bf = fview_input(x, b);
         float *yf = fview_output(x, y);
         if (!af || !bf || !yf) return exec_fail(x, STATUS_NO_MEMORY, "out of memory");
-        matmul_f32(x, &p, af, bf, yf);
+        matmul_f32(x, &p, af, bf, yf, 0.0f);
         fview_commit(y, yf);
         return STATUS_OK;
     }
@@ -172,11 +195,66 @@ static status matmul_run(const node *n, exec_ctx *x) {
     return STATUS_OK;
 }
 
+/* --- fused epilogues (ai.inferd FusedMatMul, FusedGemm) -------------------- */
+
+/* What the fused ops apply to each result row after the GEMM. */
+typedef enum mm_act { MM_ACT_NONE, MM_ACT_RELU, MM_ACT_GELU } mm_act;
+
+/* The "activation" attribute: absent or "" (none), "Relu", or "Gelu" (the
+ * exact, erf-based one). */
+static status mm_act_parse(const node *n, errinfo *err, mm_act *act) {
+    const char *s = node_attr_string(n, "activation", "");
+    if (!s[0]) *act = MM_ACT_NONE;
+    else if (!strcmp(s, "Relu")) *act = MM_ACT_RELU;
+    else if (!strcmp(s, "Gelu")) *act = MM_ACT_GELU;
+    else
+        return op_prepare_fail(n, err, STATUS_UNSUPPORTED,
+                               "activation '%s' is not supported, expected Relu or Gelu", s);
+    return STATUS_OK;
+}
+
+typedef struct mm_epi_job {
+    float *y;
+    const float *bias;          /* n values added to every row, or NULL */
+    int64_t n;
+    mm_act act;
+} mm_epi_job;
+
+VM_TARGET_CLONES static void mm_epi_rows(void *arg, int64_t r0, int64_t r1) {
+    const mm_epi_job *j = arg;
+    const int64_t n = j->n;
+    const float *restrict b = j->bias;
+    for (int64_t r = r0; r < r1; r++) {
+        float *restrict y = j->y + r * n;
+        if (b) {
+            VM_SIMD for (int64_t i = 0; i < n; i++) y[i] += b[i];
+        }
+        if (j->act == MM_ACT_RELU) {
+            VM_SIMD for (int64_t i = 0; i < n; i++) y[i] = y[i] > 0 ? y[i] : 0;
+        } else if (j->act == MM_ACT_GELU) {
+            VM_SIMD for (int64_t i = 0; i < n; i++) y[i] = vm_geluf(y[i]);
+        }
+    }
+}
+
+/* Below this many elements a thread team costs more than the pass. */
+#define MM_EPI_PARALLEL (1 << 15)
+
+/* y[rows, n] = act(y + bias) */
+static void mm_epilogue(exec_ctx *x, float *y, const float *bias, int64_t rows, int64_t n,
+                        mm_act act) {
+    if (!bias && act == MM_ACT_NONE) return;
+    mm_epi_job j = {.y = y, .bias = bias, .n = n, .act = act};
+    if (rows * n < MM_EPI_PARALLEL) mm_epi_rows(&j, 0, rows);
+    else exec_parallel_for(x, rows, mm_epi_rows, &j);
+}
+
 /* --- Gemm ----------------------------------------------------------------- */
 
 typedef struct gemm_state {
     int trans_a, trans_b;
     float alpha, beta;
+    mm_act act;                 /* FusedGemm / FusedMatMul only */
 } gemm_state;
 
 static status gemm_prepare(graph *g, node *n, errinfo *err) {
@@ -187,6 +265,11 @@ static status gemm_prepare(graph *g, node *n, errinfo *err) {
                     .alpha = node_attr_float(n, "alpha", 1.0f),
                     .beta = node_attr_float(n, "beta", 1.0f)};
     engine_dtype dt = node_input_dtype(g, n, 0);
+    if ((st = mm_act_parse(n, err, &v.act))) return st;
+    if (v.act != MM_ACT_NONE && !via_f32(dt))
+        return op_prepare_fail(n, err, STATUS_UNSUPPORTED,
+                               "a fused activation needs float, float16 or bfloat16, got %s",
+                               engine_dtype_name(dt));
     if (dtype_is_int(dt) && (v.alpha != 1.0f || (v.beta != 0.0f && v.beta != 1.0f)))
         return op_prepare_fail(n, err, STATUS_UNSUPPORTED,
                                "integer Gemm supports alpha = 1 and beta = 0 or 1 only, got "
@@ -242,7 +325,8 @@ static status gemm_run(const node *nd, exec_ctx *x) {
             return exec_fail(x, STATUS_NO_MEMORY, "out of memory");
         if (use_c) gemm_fill_c(yf, cf, cs, m, n, s->beta);
         gemm_f32(s->trans_a, s->trans_b, m, n, k, s->alpha, af, a->shape.dims[1], bf,
-                 b->shape.dims[1], use_c ? 1.0f : 0.0f, yf, n, exec_threads(x));
+                 b->shape.dims[1], use_c ? 1.0f : 0.0f, yf, n, gemm_threads(x, m, n, k));
+        mm_epilogue(x, yf, NULL, m, n, s->act);
         fview_commit(y, yf);
         return STATUS_OK;
     }
@@ -266,8 +350,91 @@ static status gemm_run(const node *nd, exec_ctx *x) {
     return STATUS_OK;
 }
 
+/* --- FusedMatMul ------------------------------------------------------------ */
+
+/* A [M, K] times B [K, N] with the epilogue, M split over the threads: each
+ * multiplies its rows on one core and finishes them while they are in cache.
+ * As fast as one sgemm over both cores plus a parallel epilogue pass on an
+ * idle machine ([128 or 1024, 384..1536] shapes), and one thread team per
+ * node instead of two: each team is a wake-up, costly on a busy machine. */
+typedef struct mm_rows_job {
+    const float *a, *b, *bias;
+    float *y;
+    int64_t n, k;
+    mm_act act;
+} mm_rows_job;
+
+static void mm_rows_chunk(void *arg, int64_t r0, int64_t r1) {
+    const mm_rows_job *j = arg;
+    gemm_f32(0, 0, r1 - r0, j->n, j->k, 1.0f, j->a + r0 * j->k, j->k, j->b, j->n, 0.0f,
+             j->y + r0 * j->n, j->n, 1);
+    mm_epi_job e = {.y = j->y, .bias = j->bias, .n = j->n, .act = j->act};
+    mm_epi_rows(&e, r0, r1);
+}
+
+/* Rows per thread below which splitting M starves the GEMM kernel. */
+#define MM_ROWS_PER_THREAD 32
+
+/* Y = act(A * B + bias): MatMul's shapes, bias [N] optional. */
+static status fused_mm_prepare(graph *g, node *n, errinfo *err) {
+    status st = prepare_pair(g, n, err);
+    if (st) return st;
+    engine_dtype dt = node_input_dtype(g, n, 0);
+    if (!via_f32(dt))
+        return op_prepare_fail(n, err, STATUS_UNSUPPORTED,
+                               "A has type %s, expected float, float16 or bfloat16",
+                               engine_dtype_name(dt));
+    if (n->n_inputs > 2 && n->inputs[2] >= 0 && node_input_dtype(g, n, 2) != dt)
+        return op_prepare_fail(n, err, STATUS_INVALID_MODEL, "bias must have the type of A (%s)",
+                               engine_dtype_name(dt));
+    gemm_state v = {.alpha = 1.0f};
+    if ((st = mm_act_parse(n, err, &v.act))) return st;
+    gemm_state *s = malloc(sizeof *s);
+    if (!s) return op_prepare_fail(n, err, STATUS_NO_MEMORY, "out of memory");
+    *s = v;
+    n->state = s;
+    return STATUS_OK;
+}
+
+static status fused_mm_run(const node *nd, exec_ctx *x) {
+    const gemm_state *s = nd->state;
+    const engine_tensor *a = exec_input(x, 0), *b = exec_input(x, 1), *c = exec_input(x, 2);
+    engine_tensor *y;
+    mm_plan p;
+    char why[384];
+    if (!a || !b) return exec_fail(x, STATUS_INVALID_ARGUMENT, "inputs A and B are required");
+    if (mm_plan_make(&a->shape, &b->shape, &p, why, sizeof why))
+        return exec_fail(x, STATUS_INVALID_ARGUMENT, "%s", why);
+    if (c && engine_shape_numel(&c->shape) != p.n)
+        return exec_fail(x, STATUS_INVALID_ARGUMENT, "bias %s must have N = %lld values",
+                         shape_format(&c->shape, why, sizeof why), (long long)p.n);
+    status st = exec_output(x, 0, a->dtype, &p.out, &y);
+    if (st) return st;
+    int64_t ny = engine_shape_numel(&p.out);
+    if (ny == 0) return STATUS_OK;
+    const float *af = fview_input(x, a), *bf = fview_input(x, b);
+    const float *cf = c ? fview_input(x, c) : NULL;
+    float *yf = fview_output(x, y);
+    if (!af || !bf || !yf || (c && !cf)) return exec_fail(x, STATUS_NO_MEMORY, "out of memory");
+    const int64_t rows = ny / p.n;
+    const int threads = gemm_threads(x, rows, p.n, p.k);
+    if (p.a_flat && threads > 1 && rows >= MM_ROWS_PER_THREAD * threads) {
+        mm_rows_job j = {.a = af, .b = bf, .bias = cf, .y = yf, .n = p.n, .k = p.k, .act = s->act};
+        exec_parallel_for(x, rows, mm_rows_chunk, &j);
+    } else {
+        matmul_f32(x, &p, af, bf, yf, 0.0f);
+        mm_epilogue(x, yf, cf, rows, p.n, s->act);
+    }
+    fview_commit(y, yf);
+    return STATUS_OK;
+}
+
 const op_desc op_family_matmul[] = {
     {.type = "MatMul", .since = 1, .prepare = prepare_pair, .run = matmul_run},
     {.type = "Gemm", .since = 1, .prepare = gemm_prepare, .run = gemm_run},
+    {.type = "FusedMatMul", .domain = "ai.inferd", .since = 1, .prepare = fused_mm_prepare,
+     .run = fused_mm_run},
+    {.type = "FusedGemm", .domain = "ai.inferd", .since = 1, .prepare = gemm_prepare,
+     .run = gemm_run},
     {0},
 };

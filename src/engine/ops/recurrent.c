@@ -26,7 +26,38 @@ typedef struct rnn_op_state {
     int has_clip;
     float clip;
     int input_forget, linear_before_reset, layout;
+    float *r_packed;            /* LSTM with a float constant R: per direction */
+    int64_t packed_hidden;
 } rnn_op_state;
+
+static void rnn_state_free(void *p) {
+    rnn_op_state *s = p;
+    if (s) free(s->r_packed);
+    free(s);
+}
+
+/* An LSTM whose R is a float constant [D, 4H, H] gets it packed for the
+ * recurrent kernel once, here, instead of on every run. Any other R (not
+ * constant, another type, a shape the run will reject) stays unpacked. */
+static status pack_recurrence(const graph *g, const node *n, rnn_op_state *s, errinfo *err) {
+    const engine_tensor *r = node_input_const(g, n, IN_R);
+    if (s->cell != RNN_CELL_LSTM || !r || r->dtype != ENGINE_FLOAT || r->shape.rank != 3)
+        return STATUS_OK;
+    const int64_t H = r->shape.dims[2];
+    if (r->shape.dims[0] != s->num_dir || r->shape.dims[1] != 4 * H || H < 1 ||
+        (s->hidden && s->hidden != H))
+        return STATUS_OK;
+    int64_t per_dir = rnn_lstm_packed_floats(H);
+    size_t bytes;
+    if (per_dir < 0 || __builtin_mul_overflow((size_t)per_dir, sizeof(float) * (size_t)s->num_dir, &bytes))
+        return STATUS_OK;
+    s->r_packed = aligned_alloc(64, (bytes + 63) & ~(size_t)63);
+    if (!s->r_packed) return op_prepare_fail(n, err, STATUS_NO_MEMORY, "out of memory packing R");
+    for (int d = 0; d < s->num_dir; d++)
+        rnn_lstm_pack((const float *)r->data + d * 4 * H * H, H, s->r_packed + d * per_dir);
+    s->packed_hidden = H;
+    return STATUS_OK;
+}
 
 /* --- prepare ---------------------------------------------------------------- */
 
@@ -163,8 +194,8 @@ static status prepare_cell(graph *g, node *n, rnn_cell cell, errinfo *err) {
     rnn_op_state *s = calloc(1, sizeof *s);
     if (!s) return status_fail(err, STATUS_NO_MEMORY, "out of memory preparing %s", n->op_type);
     s->cell = cell;
-    if ((st = parse_attrs(n, s, err))) {
-        free(s);
+    if ((st = parse_attrs(n, s, err)) || (st = pack_recurrence(g, n, s, err))) {
+        rnn_state_free(s);
         return st;
     }
     n->state = s;
@@ -371,6 +402,8 @@ static void run_direction(const rnn_op_state *s, const rnn_dims *d, const rnn_in
         .yc = out[OUT_YC].f ? out[OUT_YC].f + state_off : NULL,
         .h_stride_b = s->layout ? d->D * H : H,
         .scratch = scratch,
+        .r_packed = s->r_packed && s->packed_hidden == H
+                        ? s->r_packed + dir * rnn_lstm_packed_floats(H) : NULL,
     };
     rnn_run_direction(&p, &io, threads);
 }
@@ -429,8 +462,11 @@ static status recurrent_run(const node *n, exec_ctx *x) {
 }
 
 const op_desc op_family_recurrent[] = {
-    {.type = "RNN", .since = 1, .prepare = rnn_prepare, .run = recurrent_run},
-    {.type = "GRU", .since = 1, .prepare = gru_prepare, .run = recurrent_run},
-    {.type = "LSTM", .since = 1, .prepare = lstm_prepare, .run = recurrent_run},
+    {.type = "RNN", .since = 1, .prepare = rnn_prepare, .run = recurrent_run,
+     .free_state = rnn_state_free},
+    {.type = "GRU", .since = 1, .prepare = gru_prepare, .run = recurrent_run,
+     .free_state = rnn_state_free},
+    {.type = "LSTM", .since = 1, .prepare = lstm_prepare, .run = recurrent_run,
+     .free_state = rnn_state_free},
     {0},
 };
