@@ -6,6 +6,7 @@
 #                                   #   (torch, onnx, sklearn) and a .venv with
 #                                   #   onnxruntime, tritonclient, pytest; and
 #                                   #   grpc-health-probe + grpcurl (go install)
+#                                   #   and perf_analyzer (tritonclient 2.34 wheel)
 #   scripts/install-deps.sh deploy  # only the deployment tests' packages (below);
 #                                   #   `test` installs them too
 #
@@ -28,12 +29,13 @@ APT_BUILD=(build-essential cmake pkg-config libdnnl-dev
 
 # Packages for `make test`: clang + its runtimes for the libFuzzer build (and
 # libomp because the engine is built with OpenMP), curl for the integration
-# tests, the ONNX backend test data for the conformance runner, and Debian's
+# tests, the ONNX backend test data for the conformance runner, Debian's
 # Python stack for building the comparison models (torch/torchvision with
-# random weights, onnx for writing test cases, sklearn for the digits data).
+# random weights, onnx for writing test cases, sklearn for the digits data),
+# and libb64 (a shared library perf_analyzer links against; see below).
 APT_TEST=(clang libclang-rt-14-dev libomp-14-dev curl libonnx-testdata
           python3 python3-onnx python3-numpy python3-torch python3-torchvision
-          python3-sklearn python3-venv python3-pip)
+          python3-sklearn python3-venv python3-pip libb64-0d)
 
 # --- deploy (tests/deploy, docs/deploy.md) -----------------------------------
 # Packages for the deployment tests: podman + runc + debootstrap build and run
@@ -143,6 +145,62 @@ grpc_tools_ensure() {
     done
 }
 
+# --- perf_analyzer (tests/integration/test_perf_analyzer.py, bench/perf_analyzer.py)
+# Triton's load generator is a C++ binary shipped inside the tritonclient
+# wheel up to 2.34.0 (later wheels dropped it; PyPI's perf-analyzer is an
+# empty placeholder). The venv's tritonclient is newer and stays so: only
+# the binary is taken, unpacked from the pinned wheel into
+# .tools/perf_analyzer/bin. It links libb64 (APT_TEST) and libcudart.so.12,
+# which loads without a GPU and comes from NVIDIA's nvidia-cuda-runtime-cu12
+# wheel into .tools/perf_analyzer/lib; tools/perf_analyzer.sh runs it with
+# that on LD_LIBRARY_PATH. The wheels are checked against pinned SHA-256s
+# and kept in $INFERD_TEST_CACHE/wheels, so reruns and fresh clones on the
+# same machine work offline.
+PA_WHEELS=("tritonclient-2.34.0-py3-none-manylinux1_x86_64.whl ce5845f94f8a014f6de1ca13e07049c31b4bdffca594bbe0654a6db58eb2ce4b tritonclient==2.34.0"
+           "nvidia_cuda_runtime_cu12-12.9.79-py3-none-manylinux2014_x86_64.manylinux_2_17_x86_64.whl 25bba2dfb01d48a9b59ca474a1ac43c6ebf7011f1b0b8cc44f54eb6ac48a96c3 nvidia-cuda-runtime-cu12==12.9.79")
+PA_DIR=.tools/perf_analyzer
+PA_VERSION="tritonclient-2.34.0 cudart-12.9.79"
+
+# Unpacks one member of a wheel (a zip) to a path, keeping it executable.
+wheel_extract() { # wheel member dest
+    /usr/bin/python3 - "$@" <<'PYEOF'
+import os, shutil, sys, zipfile
+wheel, member, dest = sys.argv[1:]
+with zipfile.ZipFile(wheel) as z, z.open(member) as src, open(dest + ".tmp", "wb") as out:
+    shutil.copyfileobj(src, out)
+os.chmod(dest + ".tmp", 0o755)
+os.replace(dest + ".tmp", dest)
+PYEOF
+}
+
+perf_analyzer_ensure() {
+    local cache=${INFERD_TEST_CACHE:-/var/cache/inferd-test}/wheels
+    local stamp=$PA_DIR/.version entry file sha spec
+    if [ -x "$PA_DIR/bin/perf_analyzer" ] && [ -f "$PA_DIR/lib/libcudart.so.12" ] &&
+       [ "$(cat "$stamp" 2>/dev/null)" = "$PA_VERSION" ]; then
+        return
+    fi
+    mkdir -p "$cache" 2>/dev/null || cache=.tools/cache/wheels
+    mkdir -p "$cache" "$PA_DIR/bin" "$PA_DIR/lib"
+    for entry in "${PA_WHEELS[@]}"; do
+        read -r file sha spec <<<"$entry"
+        if ! echo "$sha  $cache/$file" | sha256sum --quiet -c - >/dev/null 2>&1; then
+            say "perf_analyzer: pip download $spec (first run only)"
+            rm -f "$cache/$file"
+            .venv/bin/python -m pip download -q --disable-pip-version-check --no-deps \
+                --only-binary=:all: --dest "$cache" "$spec"
+            echo "$sha  $cache/$file" | sha256sum --quiet -c - ||
+                { say "perf_analyzer: $file does not have the pinned sha256" >&2; exit 1; }
+        fi
+    done
+    read -r file _ <<<"${PA_WHEELS[0]}"
+    wheel_extract "$cache/$file" tritonclient-2.34.0.data/data/bin/perf_analyzer "$PA_DIR/bin/perf_analyzer"
+    read -r file _ <<<"${PA_WHEELS[1]}"
+    wheel_extract "$cache/$file" nvidia/cuda_runtime/lib/libcudart.so.12 "$PA_DIR/lib/libcudart.so.12"
+    printf '%s\n' "$PA_VERSION" > "$stamp"
+    say "perf_analyzer: installed in $PA_DIR (run it through tools/perf_analyzer.sh)"
+}
+
 case "$mode" in
     build)
         apt_ensure "${APT_BUILD[@]}"
@@ -151,6 +209,7 @@ case "$mode" in
         apt_ensure "${APT_BUILD[@]}" "${APT_TEST[@]}" "${APT_DEPLOY[@]}"
         venv_ensure
         grpc_tools_ensure
+        perf_analyzer_ensure
         ;;
     deploy)
         apt_ensure "${APT_DEPLOY[@]}"

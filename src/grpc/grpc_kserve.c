@@ -15,6 +15,7 @@
 #include "grpc_codec.h"
 #include "grpc_internal.h"
 #include "serve/datatype.h"
+#include "serve/model_stats.h"
 
 #define SERVER_NAME "inferd"
 
@@ -179,29 +180,25 @@ static Inference__StatisticDuration *duration(rpc_arena *a, uint64_t count, uint
     return d;
 }
 
-/* Triton counts durations per request: a batch's compute time counts once
- * for each request in it, so averages per request come out right. */
-static Inference__ModelStatistics *model_stats(rpc_arena *a, serve_model_handle *h) {
-    serve_scheduler_stats s;
-    serve_model_handle_stats(h, &s);
+/* One row of serve_model_stats_collect (model_stats.h, which REST shares)
+ * as Triton's message. */
+static Inference__ModelStatistics *model_stats(rpc_arena *a, const serve_model_stats *s) {
     Inference__ModelStatistics *m = rpc_arena_alloc(a, sizeof *m);
     Inference__InferStatistics *is = rpc_arena_alloc(a, sizeof *is);
     if (!m || !is) return NULL;
     inference__model_statistics__init(m);
     inference__infer_statistics__init(is);
-    uint64_t compute = s.executions ? (uint64_t)((double)s.compute_ns * (double)s.success /
-                                                 (double)s.executions) : 0;
-    m->name = (char *)serve_model_handle_name(h);
-    m->version = rpc_arena_printf(a, "%lld", (long long)serve_model_handle_version(h));
-    m->inference_count = s.inferences;
-    m->execution_count = s.executions;
+    m->name = s->name;
+    m->version = rpc_arena_printf(a, "%lld", (long long)s->version);
+    m->inference_count = s->inference_count;
+    m->execution_count = s->execution_count;
     m->inference_stats = is;
-    is->success = duration(a, s.success, s.queue_ns + compute);
-    is->fail = duration(a, s.failure, 0);
-    is->queue = duration(a, s.success, s.queue_ns);
-    is->compute_input = duration(a, s.success, 0);
-    is->compute_infer = duration(a, s.success, compute);
-    is->compute_output = duration(a, s.success, 0);
+    is->success = duration(a, s->success_count, s->success_ns);
+    is->fail = duration(a, s->fail_count, 0);
+    is->queue = duration(a, s->success_count, s->queue_ns);
+    is->compute_input = duration(a, s->success_count, 0);
+    is->compute_infer = duration(a, s->success_count, s->compute_infer_ns);
+    is->compute_output = duration(a, s->success_count, 0);
     is->cache_hit = duration(a, 0, 0);
     is->cache_miss = duration(a, 0, 0);
     bool ok = m->version && is->success && is->fail && is->queue && is->compute_input &&
@@ -209,49 +206,29 @@ static Inference__ModelStatistics *model_stats(rpc_arena *a, serve_model_handle 
     return ok ? m : NULL;
 }
 
-/* Statistics of every ready version matching (name, version); empty name:
- * every model, version 0: every version. */
-static status collect_stats(rpc_call *c, rpc_arena *a, const char *name, int64_t version,
-                            Inference__ModelStatisticsResponse *resp, errinfo *err) {
-    serve_model_status *list = NULL;
-    size_t n = 0;
-    status st = serve_manager_list(models_of(c), &list, &n, err);
-    if (st) return st;
-    resp->model_stats = rpc_arena_alloc(a, n * sizeof *resp->model_stats);
-    if (!resp->model_stats) st = status_fail(err, STATUS_NO_MEMORY, "out of memory");
-    for (size_t i = 0; !st && i < n; i++) {
-        if (list[i].state != SERVE_MODEL_READY || (name[0] && strcmp(list[i].name, name)) ||
-            (version && list[i].version != version))
-            continue;
-        serve_model_handle *h;
-        if (serve_manager_acquire(models_of(c), list[i].name, list[i].version, &h, NULL))
-            continue;     /* unloaded since it was listed */
-        Inference__ModelStatistics *m = model_stats(a, h);
-        serve_model_handle_release(h);
-        if (!m) st = status_fail(err, STATUS_NO_MEMORY, "out of memory");
-        else resp->model_stats[resp->n_model_stats++] = m;
-    }
-    serve_model_status_free(list, n);
-    return st;
-}
-
+/* Empty name: every model; empty version: every ready version. */
 static void model_statistics(rpc_call *c, const uint8_t *data, size_t len) {
     UNPACK(req, Inference__ModelStatisticsRequest, inference__model_statistics_request, c, data,
            len);
     errinfo err;
     int64_t version = 0;
+    serve_model_stats *rows = NULL;
+    size_t n = 0;
     status st = rpc_parse_version(req->version, &version, &err);
-    if (!st && req->name[0]) {     /* an unknown model is an error, as in Triton */
-        serve_model_handle *h;
-        st = acquire(c, req->name, req->version, &h, &err);
-        serve_model_handle_release(h);
-    }
+    if (!st) st = serve_model_stats_collect(models_of(c), req->name, version, &rows, &n, &err);
     rpc_arena a = {0};
     Inference__ModelStatisticsResponse resp = INFERENCE__MODEL_STATISTICS_RESPONSE__INIT;
-    if (!st) st = collect_stats(c, &a, req->name, version, &resp, &err);
+    if (!st && n && !(resp.model_stats = rpc_arena_alloc(&a, n * sizeof *resp.model_stats)))
+        st = status_fail(&err, STATUS_NO_MEMORY, "out of memory");
+    for (size_t i = 0; !st && i < n; i++) {
+        if (!(resp.model_stats[i] = model_stats(&a, &rows[i])))
+            st = status_fail(&err, STATUS_NO_MEMORY, "out of memory");
+        else resp.n_model_stats++;
+    }
     if (st) rpc_call_finish(c, st, err.msg);
     else rpc_call_reply(c, &resp.base);
     rpc_arena_free(&a);
+    serve_model_stats_free(rows, n);
     FREE(req);
 }
 

@@ -89,7 +89,8 @@ static void handle_health(kserve_rest *api, http_exchange *ex, int ready) {
 
 static void handle_server_metadata(http_exchange *ex) {
     /* The protocol extensions clients may rely on (Triton's names). */
-    static const char *const extensions[] = {"binary_tensor_data", "model_repository"};
+    static const char *const extensions[] = {"binary_tensor_data", "model_repository",
+                                             "model_configuration", "statistics"};
     json_writer w;
     size_t len;
     jw_init(&w);
@@ -189,7 +190,13 @@ static void handle_model_ready(kserve_rest *api, http_exchange *ex, const char *
 
 /* --- routing ------------------------------------------------------------- */
 
-typedef enum model_action { MODEL_METADATA, MODEL_READY, MODEL_INFER } model_action;
+typedef enum model_action {
+    MODEL_METADATA,
+    MODEL_READY,
+    MODEL_CONFIG,
+    MODEL_STATS,
+    MODEL_INFER
+} model_action;
 
 static void dispatch_model(kserve_rest *api, http_exchange *ex, const http_request *req,
                            model_action action, const char *model, const char *version_text) {
@@ -203,6 +210,8 @@ static void dispatch_model(kserve_rest *api, http_exchange *ex, const http_reque
     switch (action) {
     case MODEL_METADATA: handle_model_metadata(api, ex, model, version); break;
     case MODEL_READY: handle_model_ready(api, ex, model, version); break;
+    case MODEL_CONFIG: kserve_model_config(api, ex, model, version); break;
+    case MODEL_STATS: kserve_model_stats(api, ex, model, version); break;
     case MODEL_INFER: kserve_infer(api, ex, req, model, version); break;
     }
 }
@@ -215,12 +224,22 @@ static int route_model(kserve_rest *api, http_exchange *ex, const http_request *
     } routes[] = {
         {"/v2/models/{}", MODEL_METADATA, 0},
         {"/v2/models/{}/ready", MODEL_READY, 0},
+        {"/v2/models/{}/config", MODEL_CONFIG, 0},
+        {"/v2/models/{}/stats", MODEL_STATS, 0},
         {"/v2/models/{}/infer", MODEL_INFER, 0},
         {"/v2/models/{}/versions/{}", MODEL_METADATA, 1},
         {"/v2/models/{}/versions/{}/ready", MODEL_READY, 1},
+        {"/v2/models/{}/versions/{}/config", MODEL_CONFIG, 1},
+        {"/v2/models/{}/versions/{}/stats", MODEL_STATS, 1},
         {"/v2/models/{}/versions/{}/infer", MODEL_INFER, 1},
     };
     http_route_match m;
+    /* Every model's statistics; as in Triton, this path wins over a model
+     * named "stats" (whose own are at /v2/models/stats/stats). */
+    if (http_route(req, "/v2/models/stats", &m)) {
+        dispatch_model(api, ex, req, MODEL_STATS, NULL, NULL);
+        return 1;
+    }
     for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
         if (!http_route(req, routes[i].pattern, &m)) continue;
         dispatch_model(api, ex, req, routes[i].action, m.cap[0],
@@ -251,10 +270,25 @@ static int route_tfserving(kserve_rest *api, http_exchange *ex, const http_reque
     return 1;
 }
 
+/* Triton's shared-memory extensions (not advertised in GET /v2): clients
+ * such as perf_analyzer --shared-memory system call these first, so they
+ * get a reason rather than a bare 404. */
+static int route_shared_memory(http_exchange *ex, const http_request *req) {
+    if (strncmp(req->path, "/v2/systemsharedmemory", 22) &&
+        strncmp(req->path, "/v2/cudasharedmemory", 20))
+        return 0;
+    kserve_respond_error(ex, STATUS_UNSUPPORTED,
+                         "the shared-memory extensions (system and CUDA) are not supported: "
+                         "send tensors in the request, e.g. with the binary tensor data "
+                         "extension");
+    return 1;
+}
+
 void kserve_rest_handle(http_exchange *ex, const http_request *req, void *ctx) {
     kserve_rest *api = ctx;
     if (route_server(api, ex, req) || route_model(api, ex, req) ||
-        kserve_repository_route(api, ex, req) || route_tfserving(api, ex, req))
+        kserve_repository_route(api, ex, req) || route_tfserving(api, ex, req) ||
+        route_shared_memory(ex, req))
         return;
     char msg[300];
     snprintf(msg, sizeof msg, "no such endpoint: %s %.200s", req->method, req->path);

@@ -1,11 +1,12 @@
 /* kserve_rest.h -- the KServe v2 / Open Inference Protocol REST API.
  *
  * Routes every /v2 request of the HTTP server to the serving core: health,
- * server and model metadata, model readiness, and inference with JSON
- * tensors. Handlers run on the HTTP I/O thread, parse and validate, and
- * queue the work; the answer to an inference is written by the worker that
- * ran it (http_exchange_respond is thread-safe), so the I/O thread never
- * waits on a model.
+ * server and model metadata, model configuration and statistics (Triton's
+ * extensions, which perf_analyzer needs), model readiness, and inference
+ * with JSON tensors. Handlers run on the HTTP I/O thread, parse and
+ * validate, and queue the work; the answer to an inference is written by
+ * the worker that ran it (http_exchange_respond is thread-safe), so the I/O
+ * thread never waits on a model.
  *
  *     kserve_rest api = {.models = mm, .max_request_bytes = 64 << 20};
  *     http_server_create(&o, kserve_rest_handle, &api, &srv, &err);
@@ -30,6 +31,15 @@ void kserve_rest_handle(http_exchange *ex, const http_request *req, void *ctx);
 void kserve_respond_error(http_exchange *ex, status st, const char *msg);
 /* Answers with a JSON body (takes ownership; NULL = out of memory -> 500). */
 void kserve_respond_json(http_exchange *ex, int code, char *body, size_t len);
+
+/* GET /v2/models/{m}[/versions/{v}]/config: Triton's model configuration
+ * as JSON (kserve_config.c). version 0 = the latest ready one. */
+void kserve_model_config(kserve_rest *api, http_exchange *ex, const char *model,
+                         int64_t version);
+/* GET /v2/models[/{m}[/versions/{v}]]/stats: Triton's statistics extension
+ * (kserve_stats.c). model NULL = every model, version 0 = every ready one. */
+void kserve_model_stats(kserve_rest *api, http_exchange *ex, const char *model,
+                        int64_t version);
 
 /* Inference: POST /v2/models/{m}[/versions/{v}]/infer (kserve_infer.c). */
 void kserve_infer(kserve_rest *api, http_exchange *ex, const http_request *req,

@@ -100,6 +100,44 @@ def unsupported_op():
     return m
 
 
+def small_cnn(size=224):
+    """A small CNN on an image-sized input, with fixed random weights:
+    x FP32 [batch, 3, size, size] -> Conv 3->8 (3x3, stride 2) + Relu ->
+    Conv 8->16 (3x3, stride 2) + Relu -> GlobalAveragePool -> Flatten ->
+    Gemm 16->10 -> Softmax -> probs [batch, 10]. About 13 MFLOP per
+    224x224 image: the transport of its 600 KB input shows next to it."""
+    rng = np.random.default_rng(0)
+
+    def weight(name, *shape):
+        return numpy_helper.from_array((rng.standard_normal(shape) * 0.1).astype(np.float32), name)
+    inits = [weight("w1", 8, 3, 3, 3), weight("b1", 8), weight("w2", 16, 8, 3, 3), weight("b2", 16),
+             weight("w3", 10, 16), weight("b3", 10)]
+    conv = dict(kernel_shape=[3, 3], strides=[2, 2], pads=[1, 1, 1, 1])
+    nodes = [helper.make_node("Conv", ["x", "w1", "b1"], ["c1"], **conv),
+             helper.make_node("Relu", ["c1"], ["r1"]),
+             helper.make_node("Conv", ["r1", "w2", "b2"], ["c2"], **conv),
+             helper.make_node("Relu", ["c2"], ["r2"]),
+             helper.make_node("GlobalAveragePool", ["r2"], ["g"]),
+             helper.make_node("Flatten", ["g"], ["f"]),
+             helper.make_node("Gemm", ["f", "w3", "b3"], ["logits"], transB=1),
+             helper.make_node("Softmax", ["logits"], ["probs"], axis=1)]
+    return _model(nodes, [vi("x", TensorProto.FLOAT, ["batch", 3, size, size])],
+                  [vi("probs", TensorProto.FLOAT, ["batch", 10])], inits)
+
+
+# small_cnn served with dynamic batching (perf_analyzer's -b and batching).
+# No queue delay: a free worker takes whatever is queued (up to 8 samples),
+# so batches grow with the load and a lone request does not wait.
+SMALL_CNN_CONFIG = """\
+name: "small_cnn"
+platform: "onnxruntime_onnx"
+max_batch_size: 8
+input [ { name: "x" data_type: TYPE_FP32 dims: [ 3, 224, 224 ] } ]
+output [ { name: "probs" data_type: TYPE_FP32 dims: [ 10 ] } ]
+dynamic_batching { max_queue_delay_microseconds: 0 preferred_batch_size: [ 8 ] }
+"""
+
+
 SCALE_CONFIG = """\
 name: "{name}"
 platform: "onnxruntime_onnx"
@@ -137,6 +175,8 @@ def add_named(repo, name):
         write_model(repo, name, scalar_mul())
     elif name == "fixed_shape":
         write_model(repo, name, fixed_shape())
+    elif name == "small_cnn":
+        write_model(repo, name, small_cnn(), config=SMALL_CNN_CONFIG)
     elif name == "scale":
         for v in (1, 2, 3):
             write_model(repo, name, scale(v), version=v)
