@@ -8,6 +8,9 @@
 #   make asan       only the ASan+UBSan part of `make test`
 #   make fuzz       clang/libFuzzer build, each fuzz target for FUZZ_SECONDS
 #   make docs       regenerate docs/ops.md and docs/conformance.md
+#   make bench      the engine against ONNX Runtime (bench/engine_vs_ort.py,
+#                   a Release build; BENCH_ARGS=--quick for a short run);
+#                   writes the table into docs/benchmarks.md
 #   make clean      remove the build directories
 #   make distclean  also remove the generated test models and the .venv
 #
@@ -20,8 +23,10 @@ FUZZ_DIR     ?= build-fuzz
 JOBS         ?= 2
 HTTP_PORT    ?= 8000
 FUZZ_SECONDS ?= 30
+BENCH_DIR    ?= build-release
+BENCH_ARGS   ?=
 
-.PHONY: all build deps deps-test serve test asan fuzz docs clean distclean
+.PHONY: all build deps deps-test serve test asan fuzz docs bench clean distclean
 
 all: build
 
@@ -52,8 +57,13 @@ fuzz: deps-test
 docs: build
 	scripts/gen-docs.sh $(BUILD_DIR)
 
+bench: deps-test
+	cmake -S . -B $(BENCH_DIR) -DCMAKE_BUILD_TYPE=Release -DINFERD_SANITIZE=OFF -DINFERD_FUZZ=OFF
+	cmake --build $(BENCH_DIR) -j$(JOBS) --target inferd
+	.venv/bin/python bench/engine_vs_ort.py --inferd $(BENCH_DIR)/inferd $(BENCH_ARGS)
+
 clean:
-	rm -rf $(BUILD_DIR) $(ASAN_DIR) $(FUZZ_DIR)
+	rm -rf $(BUILD_DIR) $(ASAN_DIR) $(FUZZ_DIR) $(BENCH_DIR)
 
 distclean: clean
 	rm -rf tests/models .venv .pytest_cache
