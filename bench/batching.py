@@ -13,8 +13,9 @@ hidden 64, 4 heads, sequence 16), both with a dynamic batch dimension.
 Any case directory with a model.onnx whose first input dim is dynamic and a
 test_data_set_0 works (--models-dir).
 
-Each model is served in several configurations ("variants") from one
-repository by one inferd process, all with max_batch_size 16:
+Each model is served in several configurations ("variants"), each variant
+by its own inferd process (see make_repo for why), all with
+max_batch_size 16:
 
   off:N         no dynamic_batching: one request per execution, as Triton
                 does without the batcher, N instances;
@@ -158,9 +159,15 @@ def config_text(v):
 
 
 def make_repo(root, cases, variants):
+    """One repository per variant (root/VARIANT/MODEL_VARIANT): each variant
+    is served by its own process, as a deployment would serve it. In one
+    process, the OpenMP threads of all variants together outnumber the
+    cores, and libgomp then cuts every team's spin to 100 rounds: a 2-thread
+    instance would pay a futex wake-up per parallel region because of
+    models that are not even being called."""
     for name, case in cases.items():
         for v in variants:
-            d = os.path.join(root, "%s_%s" % (name, v["name"]))
+            d = os.path.join(root, v["name"], "%s_%s" % (name, v["name"]))
             os.makedirs(os.path.join(d, "1"))
             shutil.copy(os.path.join(case, "model.onnx"), os.path.join(d, "1", "model.onnx"))
             with open(os.path.join(d, "config.pbtxt"), "w") as f:
@@ -266,7 +273,7 @@ def loadavg():
         return " ".join(f.read().split()[:3])
 
 
-def measure(args, cases, variants, levels, port, mport, tmp):
+def measure(args, cases, variants, levels, servers, tmp):
     """{(model, concurrency, variant name): [(rps, p50, p99, mean batch), ...]}"""
     results = {}
     for name, case in cases.items():
@@ -280,6 +287,7 @@ def measure(args, cases, variants, levels, port, mport, tmp):
             f.write(LUA % (head_len, body_path))
         for v in variants:
             model = "%s_%s" % (name, v["name"])
+            port = servers[v["name"]][1]
             check_answer(port, model, body, head_len)
             wrk(port, model, script, 16, 1)   # warm up
         for c in levels:
@@ -287,6 +295,7 @@ def measure(args, cases, variants, levels, port, mport, tmp):
                 order = variants if rnd % 2 == 0 else variants[::-1]
                 for v in order:
                     model = "%s_%s" % (name, v["name"])
+                    _, port, mport = servers[v["name"]]
                     before = batch_stats(mport, model)
                     rps, p50, p99 = wrk(port, model, script, c, args.seconds)
                     after = batch_stats(mport, model)
@@ -359,15 +368,19 @@ def main():
     tmp = tempfile.mkdtemp(prefix="inferd-batching-")
     make_repo(tmp, cases, variants)
     load_before = loadavg()
-    proc, port, mport = start_server(args.inferd, tmp)
+    servers = {}
     try:
-        results = measure(args, cases, variants, levels, port, mport, tmp)
+        for v in variants:
+            servers[v["name"]] = start_server(args.inferd, os.path.join(tmp, v["name"]))
+        results = measure(args, cases, variants, levels, servers, tmp)
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        for proc, _, _ in servers.values():
+            proc.send_signal(signal.SIGTERM)
+        for proc, _, _ in servers.values():
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
         shutil.rmtree(tmp, ignore_errors=True)
     load_after = loadavg()
 
