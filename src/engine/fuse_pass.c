@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "graph_edit.h"
 #include "onnx_loader.h"
 
 #define DOMAIN_INFERD "ai.inferd"
@@ -29,30 +30,18 @@ typedef struct fuser {
 
 /* --- reading the graph ------------------------------------------------------ */
 
-static void note_read(fuser *f, int v, int i) {
+/* A read by a live node: fused-away nodes no longer read anything. */
+static void note_read(void *ctx, int v, int i, int in_subgraph) {
+    fuser *f = ctx;
+    (void)in_subgraph;
+    if (f->dead[i]) return;
     f->readers[v]++;
     f->reader[v] = i;
 }
 
-/* Node inputs, plus the outer references of the subgraphs nodes own. */
 static void count_readers(fuser *f) {
-    const graph *g = f->g;
-    for (int v = 0; v < g->n_values; v++) f->readers[v] = 0, f->reader[v] = -1;
-    for (int i = 0; i < g->n_nodes; i++) {
-        const node *n = &g->nodes[i];
-        if (f->dead[i]) continue;
-        for (int k = 0; k < n->n_inputs; k++)
-            if (n->inputs[k] >= 0) note_read(f, n->inputs[k], i);
-        for (int a = 0; a < n->n_attrs; a++) {
-            const attr *at = &n->attrs[a];
-            int ng = at->type == ATTR_GRAPH ? 1 : at->type == ATTR_GRAPHS ? at->count : 0;
-            for (int q = 0; q < ng; q++) {
-                const graph *sub = at->type == ATTR_GRAPH ? at->g : at->graphs[q];
-                for (int v = 0; sub && v < sub->n_values; v++)
-                    if (sub->values[v].kind == VALUE_OUTER) note_read(f, sub->values[v].outer_index, i);
-            }
-        }
-    }
+    for (int v = 0; v < f->g->n_values; v++) f->readers[v] = 0, f->reader[v] = -1;
+    graph_for_each_read(f->g, note_read, f);
 }
 
 static int default_domain(const char *d) { return !d[0] || !strcmp(d, "ai.onnx"); }
@@ -516,24 +505,6 @@ static status fuse_softmax(fuser *f, errinfo *err) {
 
 /* --- driver ------------------------------------------------------------------------ */
 
-/* Drops dead nodes, keeping the order; values only a dead node produced
- * are left unproduced and unread (the executor never plans them). */
-static void compact(graph *g, const unsigned char *dead, int *new_index) {
-    int n = 0;
-    for (int i = 0; i < g->n_nodes; i++) {
-        new_index[i] = dead[i] ? -1 : n;
-        if (!dead[i]) g->nodes[n++] = g->nodes[i];
-    }
-    for (int v = 0; v < g->n_values; v++) {
-        value *val = &g->values[v];
-        if (val->kind == VALUE_INTERMEDIATE && val->producer >= 0)
-            val->producer = new_index[val->producer];
-        val->last_use = -1;
-    }
-    g->n_nodes = n;
-    graph_lifetimes(g);
-}
-
 status fuse_graph(engine_model *m, graph *g, errinfo *err) {
     /* Order matters: GELU and Relu fold into the FusedMatMuls the bias pass
      * made; LayerNorm's skip Add must not have been taken as a bias Add
@@ -553,7 +524,7 @@ status fuse_graph(engine_model *m, graph *g, errinfo *err) {
         count_readers(&f);
         if ((st = passes[p](&f, err))) goto done;
     }
-    if (f.fused) compact(g, f.dead, new_index);
+    if (f.fused) graph_compact(g, f.dead, new_index);
 done:
     free(f.readers);
     free(f.reader);

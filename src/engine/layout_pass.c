@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "graph_edit.h"
 #include "kernels/dnnl_conv.h"
 #include "onnx_loader.h"
 
@@ -556,22 +557,14 @@ oom:
 
 /* ---- driver ------------------------------------------------------------------ */
 
-static void count_reads(lp *p) {
-    const graph *g = p->g;
-    for (int i = 0; i < g->n_nodes; i++) {
-        const node *n = &g->nodes[i];
-        for (int k = 0; k < n->n_inputs; k++)
-            if (n->inputs[k] >= 0) p->readers[n->inputs[k]]++, p->reader[n->inputs[k]] = i;
-        for (int a = 0; a < n->n_attrs; a++) {
-            const attr *at = &n->attrs[a];
-            int ng = at->type == ATTR_GRAPH ? 1 : at->type == ATTR_GRAPHS ? at->count : 0;
-            for (int q = 0; q < ng; q++) {
-                const graph *sub = at->type == ATTR_GRAPH ? at->g : at->graphs[q];
-                for (int v = 0; sub && v < sub->n_values; v++)
-                    if (sub->values[v].kind == VALUE_OUTER) p->sub_read[sub->values[v].outer_index] = 1;
-            }
-        }
+static void note_read(void *ctx, int v, int i, int in_subgraph) {
+    lp *p = ctx;
+    if (in_subgraph) {
+        p->sub_read[v] = 1;
+        return;
     }
+    p->readers[v]++;
+    p->reader[v] = i;
 }
 
 status layout_pass_run(engine_model *m, graph *g, errinfo *err) {
@@ -596,7 +589,7 @@ status layout_pass_run(engine_model *m, graph *g, errinfo *err) {
         goto done;
     }
     for (size_t v = 0; v < nv; v++) p.twin[v] = p.twin_in[v] = -1;
-    count_reads(&p);
+    graph_for_each_read(p.g, note_read, &p);
     classify(&p);
     for (int i = 0; i < p.nn; i++) any |= p.role[i] == R_CONV;
     if (!any) goto done;

@@ -5,26 +5,13 @@
 #include <string.h>
 
 #include "fuse_pass.h"
+#include "graph_edit.h"
 #include "layout_pass.h"
 #include "onnx_loader.h"
 
-/* Readers of each value in g: node inputs, plus the outer references of the
- * subgraphs g's nodes own. */
-static void count_readers(const graph *g, int *readers) {
-    for (int i = 0; i < g->n_nodes; i++) {
-        const node *n = &g->nodes[i];
-        for (int k = 0; k < n->n_inputs; k++)
-            if (n->inputs[k] >= 0) readers[n->inputs[k]]++;
-        for (int a = 0; a < n->n_attrs; a++) {
-            const attr *at = &n->attrs[a];
-            int ng = at->type == ATTR_GRAPH ? 1 : at->type == ATTR_GRAPHS ? at->count : 0;
-            for (int q = 0; q < ng; q++) {
-                const graph *sub = at->type == ATTR_GRAPH ? at->g : at->graphs[q];
-                for (int v = 0; sub && v < sub->n_values; v++)
-                    if (sub->values[v].kind == VALUE_OUTER) readers[sub->values[v].outer_index]++;
-            }
-        }
-    }
+static void count_read(void *ctx, int value, int node, int in_subgraph) {
+    (void)node, (void)in_subgraph;
+    ((int *)ctx)[value]++;
 }
 
 /* Identity, or Dropout that is a pass-through: inference mode (no
@@ -63,27 +50,7 @@ static void redirect_reads(graph *g, int from, int to) {
     }
 }
 
-/* Drops the nodes marked in `dead`, keeping the order, and recomputes
- * producers and lifetimes. Values only a dead node produced are left
- * unproduced and unread: the executor never plans memory for them. */
-static void compact(graph *g, const unsigned char *dead, int *new_index) {
-    int n = 0;
-    for (int i = 0; i < g->n_nodes; i++) {
-        new_index[i] = dead[i] ? -1 : n;
-        if (!dead[i]) g->nodes[n++] = g->nodes[i];
-    }
-    for (int v = 0; v < g->n_values; v++) {
-        value *val = &g->values[v];
-        if (val->kind == VALUE_INTERMEDIATE && val->producer >= 0)
-            val->producer = new_index[val->producer];
-        val->last_use = -1;
-    }
-    g->n_nodes = n;
-    graph_lifetimes(g);
-}
-
 status graph_optimize(engine_model *m, graph *g, errinfo *err) {
-    (void)m;
     size_t nv = (size_t)g->n_values + 1, nn = (size_t)g->n_nodes + 1;
     int *readers = calloc(nv, sizeof *readers);
     int *new_index = calloc(nn, sizeof *new_index);
@@ -93,7 +60,7 @@ status graph_optimize(engine_model *m, graph *g, errinfo *err) {
         st = status_fail(err, STATUS_NO_MEMORY, "out of memory optimizing the graph");
         goto done;
     }
-    count_readers(g, readers);
+    graph_for_each_read(g, count_read, readers);
     int removed = 0;
     for (int i = 0; i < g->n_nodes; i++) {
         node *n = &g->nodes[i];
@@ -104,7 +71,7 @@ status graph_optimize(engine_model *m, graph *g, errinfo *err) {
         dead[i] = 1;
         removed++;
     }
-    if (removed) compact(g, dead, new_index);
+    if (removed) graph_compact(g, dead, new_index);
     st = layout_pass_run(m, g, err);
     if (!st) st = fuse_graph(m, g, err);
 done:
