@@ -150,7 +150,10 @@ def check_run(server, model, before, out, levels_expected, batch=1):
         # a loaded machine or ASan).
         slack = 2 * c + 2 + 0.05 * lv["client"]
         assert abs(lv["server"] - lv["client"]) <= slack, (c, lv, out)
-        assert lv["inferences"] == batch * lv["server"], (c, lv, out)
+        # Samples are counted when a batch executes, successes when its
+        # answers complete: a window's edges can fall between the two for
+        # the requests in flight, so only the settled totals below are exact.
+        assert abs(lv["inferences"] - batch * lv["server"]) <= batch * (c + 1), (c, lv, out)
         assert lv["executions"] <= lv["server"], (c, lv, out)
     (st0, (ok0, bad0)) = before
     (st1, (ok1, bad1)) = settled(server, model)
