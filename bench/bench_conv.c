@@ -13,43 +13,11 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "conv_bench.h"
 #include "engine/kernels/conv.h"
 #include "engine/kernels/gemm.h"
 
-static void omp_run(const void *ctx, int64_t n, kpar_fn fn, void *arg) {
-    int threads = *(const int *)ctx;
-    if (threads > n) threads = (int)n;
-#pragma omp parallel num_threads(threads)
-    {
-        int id = omp_get_thread_num(), nt = omp_get_num_threads();
-        int64_t b = n * id / nt, e = n * (id + 1) / nt;
-        if (b < e) fn(arg, b, e);
-    }
-}
-
-static double now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
-typedef struct layer {
-    int64_t c, m, h, k, stride, count;
-} layer;
-
-/* ResNet-50 v1.5 (torchvision) convolutions at batch 1: channels in/out,
- * input size, kernel, stride, and how many times the layer occurs. */
-static const layer resnet50[] = {
-    {3, 64, 224, 7, 2, 1},
-    {64, 64, 56, 1, 1, 1}, {64, 64, 56, 3, 1, 3}, {64, 256, 56, 1, 1, 4},
-    {256, 64, 56, 1, 1, 2},
-    {256, 128, 56, 1, 1, 1}, {128, 128, 56, 3, 2, 1}, {128, 512, 28, 1, 1, 4},
-    {256, 512, 56, 1, 2, 1}, {512, 128, 28, 1, 1, 3}, {128, 128, 28, 3, 1, 3},
-    {512, 256, 28, 1, 1, 1}, {256, 256, 28, 3, 2, 1}, {256, 1024, 14, 1, 1, 6},
-    {512, 1024, 28, 1, 2, 1}, {1024, 256, 14, 1, 1, 5}, {256, 256, 14, 3, 1, 5},
-    {1024, 512, 14, 1, 1, 1}, {512, 512, 14, 3, 2, 1}, {512, 2048, 7, 1, 1, 3},
-    {1024, 2048, 14, 1, 2, 1}, {2048, 512, 7, 1, 1, 2}, {512, 512, 7, 3, 1, 2},
-};
+static const bench_layer resnet50[] = {BENCH_RESNET50};
 
 /* Best time of one conv over several short rounds (the machine is shared);
  * *gemm_s gets the best time of a bare sgemm of the same shape. */
@@ -64,21 +32,21 @@ static double bench_one(const conv_geom *g, int threads, double *gemm_s) {
     for (int64_t i = 0; i < m; i++) b[i] = 0.5f;
     for (int64_t i = 0; i < kk * osz; i++) col[i] = 0.01f;
     float *scratch = aligned_alloc(64, (conv_f32_scratch(g, threads) + 127) / 64 * 64);
-    kpar par = {.run = omp_run, .ctx = &threads, .threads = threads};
+    kpar par = {.run = bench_omp_run, .ctx = &threads, .threads = threads};
     conv_post post = {.bias = b};
     double flop = 2.0 * (double)m * (double)kk * (double)osz;
     int iters = (int)(1e9 / flop) + 2;
     double best = 1e30, bestg = 1e30;
     for (int i = 0; i < 2; i++) conv_f32(g, x, wt, &post, y, scratch, &par);
     for (int round = 0; round < 7; round++) {
-        double t0 = now();
+        double t0 = bench_now();
         for (int i = 0; i < iters; i++) conv_f32(g, x, wt, &post, y, scratch, &par);
-        double t = (now() - t0) / iters;
+        double t = (bench_now() - t0) / iters;
         best = t < best ? t : best;
-        t0 = now();
+        t0 = bench_now();
         for (int i = 0; i < iters; i++)
             gemm_f32(0, 0, m / grp, osz, kk, 1.0f, wt, kk, col, osz, 0.0f, y, osz, threads);
-        t = (now() - t0) / iters * grp;
+        t = (bench_now() - t0) / iters * grp;
         bestg = t < bestg ? t : bestg;
     }
     free(x), free(wt), free(y), free(b), free(scratch), free(col);
@@ -104,7 +72,7 @@ int main(int argc, char **argv) {
         int threads = argc > 2 ? atoi(argv[2]) : 2;
         double total = 0, total_g = 0;
         for (size_t i = 0; i < sizeof resnet50 / sizeof resnet50[0]; i++) {
-            const layer *l = &resnet50[i];
+            const bench_layer *l = &resnet50[i];
             conv_geom g = square(l->c, l->m, l->h, l->k, l->stride, 1);
             double tg, t = bench_one(&g, threads, &tg);
             printf("%4lld->%-4lld %3lldx%-3lld k%lld s%lld x%lld: %7.3f ms %6.1f GFLOP/s "

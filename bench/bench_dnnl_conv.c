@@ -17,6 +17,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "conv_bench.h"
 #include "engine/kernels/conv.h"
 
 #define CK(call)                                                                 \
@@ -29,42 +30,12 @@
         }                                                                        \
     } while (0)
 
-static void omp_run(const void *ctx, int64_t n, kpar_fn fn, void *arg) {
-    int threads = *(const int *)ctx;
-    if (threads > n) threads = (int)n;
-#pragma omp parallel num_threads(threads)
-    {
-        int id = omp_get_thread_num(), nt = omp_get_num_threads();
-        int64_t b = n * id / nt, e = n * (id + 1) / nt;
-        if (b < e) fn(arg, b, e);
-    }
-}
-
-static double now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
-typedef struct layer {
-    int64_t c, m, h, k, stride, group, count;
-} layer;
-
-/* ResNet-50 (torchvision) at batch 1, then two MobileNetV2 layers. */
-static const layer layers[] = {
-    {3, 64, 224, 7, 2, 1, 1},
-    {64, 64, 56, 1, 1, 1, 1}, {64, 64, 56, 3, 1, 1, 3}, {64, 256, 56, 1, 1, 1, 4},
-    {256, 64, 56, 1, 1, 1, 2},
-    {256, 128, 56, 1, 1, 1, 1}, {128, 128, 56, 3, 2, 1, 1}, {128, 512, 28, 1, 1, 1, 4},
-    {256, 512, 56, 1, 2, 1, 1}, {512, 128, 28, 1, 1, 1, 3}, {128, 128, 28, 3, 1, 1, 3},
-    {512, 256, 28, 1, 1, 1, 1}, {256, 256, 28, 3, 2, 1, 1}, {256, 1024, 14, 1, 1, 1, 6},
-    {512, 1024, 28, 1, 2, 1, 1}, {1024, 256, 14, 1, 1, 1, 5}, {256, 256, 14, 3, 1, 1, 5},
-    {1024, 512, 14, 1, 1, 1, 1}, {512, 512, 14, 3, 2, 1, 1}, {512, 2048, 7, 1, 1, 1, 3},
-    {1024, 2048, 14, 1, 2, 1, 1}, {2048, 512, 7, 1, 1, 1, 2}, {512, 512, 7, 3, 1, 1, 2},
+/* ResNet-50 at batch 1, then two MobileNetV2 layers. */
+static const bench_layer layers[] = {
+    BENCH_RESNET50,
     {144, 144, 56, 3, 1, 144, 1}, /* MobileNetV2 depthwise */
     {144, 24, 56, 1, 1, 1, 1},    /* MobileNetV2 projection 1x1 */
 };
-#define N_RESNET 23
 
 static dnnl_engine_t eng;
 static dnnl_stream_t strm;
@@ -74,9 +45,9 @@ static double time_fn(void (*fn)(void *), void *ctx, double flop) {
     double best = 1e30;
     fn(ctx), fn(ctx);
     for (int round = 0; round < 5; round++) {
-        double t0 = now();
+        double t0 = bench_now();
         for (int i = 0; i < iters; i++) fn(ctx);
-        double t = (now() - t0) / iters;
+        double t = (bench_now() - t0) / iters;
         best = t < best ? t : best;
     }
     return best;
@@ -116,7 +87,7 @@ static dnnl_memory_t mem_for(const dnnl_memory_desc_t *md) {
 }
 
 /* Time of one oneDNN conv with activations in `tag`; *impl gets its name. */
-static double bench_dnnl(const layer *l, int64_t n, dnnl_format_tag_t tag, const char **impl) {
+static double bench_dnnl(const bench_layer *l, int64_t n, dnnl_format_tag_t tag, const char **impl) {
     int64_t pad = l->k / 2, o = (l->h + 2 * pad - l->k) / l->stride + 1, g = l->group;
     dnnl_dims_t sd = {n, l->c, l->h, l->h}, dd = {n, l->m, o, o}, bd = {l->m};
     dnnl_dims_t wd = {g, l->m / g, l->c / g, l->k, l->k};
@@ -159,7 +130,7 @@ static double bench_dnnl(const layer *l, int64_t n, dnnl_format_tag_t tag, const
     return t;
 }
 
-static double bench_ours(const layer *l, int64_t n, int threads) {
+static double bench_ours(const bench_layer *l, int64_t n, int threads) {
     int64_t pad = l->k / 2, o = (l->h + 2 * pad - l->k) / l->stride + 1;
     ours ob = {.g = {.nsp = 2, .batch = n, .in_ch = l->c, .out_ch = l->m, .group = l->group,
                      .in = {l->h, l->h}, .out = {o, o}, .kernel = {l->k, l->k},
@@ -169,7 +140,7 @@ static double bench_ours(const layer *l, int64_t n, int threads) {
     float *x = calloc(nx, 4), *w = calloc(nw, 4), *b = calloc((size_t)l->m, 4);
     ob.x = x, ob.w = w, ob.b = b, ob.y = calloc(ny, 4);
     ob.scratch = aligned_alloc(64, (conv_f32_scratch(&ob.g, threads) + 127) / 64 * 64);
-    ob.par = (kpar){.run = omp_run, .ctx = &threads, .threads = threads};
+    ob.par = (kpar){.run = bench_omp_run, .ctx = &threads, .threads = threads};
     double flop = 2.0 * (double)ny * (l->c / l->group) * l->k * l->k;
     double t = time_fn(run_ours, &ob, flop);
     free(x), free(w), free(b), free(ob.y), free(ob.scratch);
@@ -187,7 +158,7 @@ int main(int argc, char **argv) {
     printf("batch %lld, %d threads; ms per layer: im2col+sgemm | nChw16c | nhwc | nchw\n",
            (long long)n, threads);
     for (size_t i = 0; i < sizeof layers / sizeof layers[0]; i++) {
-        const layer *l = &layers[i];
+        const bench_layer *l = &layers[i];
         double t[4];
         const char *impl[3];
         t[0] = bench_ours(l, n, threads);
@@ -197,7 +168,7 @@ int main(int argc, char **argv) {
                (long long)l->c, (long long)l->m, (long long)l->h, (long long)l->k,
                (long long)l->stride, (long long)l->group, (long long)l->count, t[0] * 1e3,
                t[1] * 1e3, t[2] * 1e3, t[3] * 1e3, impl[0], impl[1], impl[2]);
-        if (i < N_RESNET)
+        if (i < BENCH_RESNET50_LAYERS)
             for (int k = 0; k < 4; k++) tot[k] += t[k] * l->count;
     }
     printf("resnet50 convs total ms: im2col+sgemm %.2f | nChw16c %.2f | nhwc %.2f | nchw %.2f\n",
