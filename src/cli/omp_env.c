@@ -7,8 +7,14 @@
 
 void omp_env_defaults(char **argv) {
     if (getenv("OMP_WAIT_POLICY") || getenv("GOMP_SPINCOUNT")) return;
-    if (setenv("GOMP_SPINCOUNT", OMP_ENV_SPINCOUNT, 0) != 0) return;
+    /* "active" only for what it does to the throttled spin (omp_env.h):
+     * GOMP_SPINCOUNT bounds every spin anyway. */
+    if (setenv("OMP_WAIT_POLICY", "active", 0) != 0 ||
+        setenv("GOMP_SPINCOUNT", OMP_ENV_SPINCOUNT, 0) != 0)
+        goto undo;
     execv("/proc/self/exe", argv);
-    /* No /proc (or exec refused): run on with libgomp's own default. */
+undo:
+    /* No /proc (or exec refused): run on with libgomp's own defaults. */
+    unsetenv("OMP_WAIT_POLICY");
     unsetenv("GOMP_SPINCOUNT");
 }

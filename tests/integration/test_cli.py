@@ -77,3 +77,33 @@ def test_empty_repository_serves(start_server, tmp_path):
     assert get(s, "/v2/health/live").status == 200
     assert get(s, "/v2/health/ready").status == 200
     assert get(s, "/v2/models/digits").status == 404
+
+
+def _openmp_env(server):
+    with open("/proc/%d/environ" % server.proc.pid, "rb") as f:
+        env = dict(v.split(b"=", 1) for v in f.read().split(b"\0") if b"=" in v)
+    return {k.decode(): env[k].decode() for k in (b"OMP_WAIT_POLICY", b"GOMP_SPINCOUNT") if k in env}
+
+
+def test_openmp_spins_briefly_by_default(start_server, tmp_path, monkeypatch):
+    """inferd re-executes itself with a short OpenMP spin (src/cli/omp_env.h):
+    the active policy keeps libgomp from cutting it when the process holds
+    more OpenMP threads than CPUs."""
+    import models
+    monkeypatch.delenv("OMP_WAIT_POLICY", raising=False)
+    monkeypatch.delenv("GOMP_SPINCOUNT", raising=False)
+    s = start_server(models.make_repo(tmp_path / "repo", ["add"]), name="omp-default")
+    assert _openmp_env(s) == {"OMP_WAIT_POLICY": "active", "GOMP_SPINCOUNT": "1000"}
+
+
+def test_openmp_settings_of_the_user_win(start_server, tmp_path, monkeypatch):
+    import models
+    repo = models.make_repo(tmp_path / "repo", ["add"])
+    monkeypatch.delenv("GOMP_SPINCOUNT", raising=False)
+    monkeypatch.setenv("OMP_WAIT_POLICY", "passive")
+    s = start_server(repo, name="omp-passive")
+    assert _openmp_env(s) == {"OMP_WAIT_POLICY": "passive"}
+    monkeypatch.delenv("OMP_WAIT_POLICY")
+    monkeypatch.setenv("GOMP_SPINCOUNT", "5")
+    s = start_server(repo, name="omp-spin")
+    assert _openmp_env(s) == {"GOMP_SPINCOUNT": "5"}
