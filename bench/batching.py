@@ -6,12 +6,14 @@ encoder, at concurrency 1, 4, 16 and 64: throughput and p50/p99 latency.
         [--rounds 3] [--models mobilenet_v2,bert_opset13] [--concurrency 1,4,16,64]
         [--variants off:1,off:2,on:1:2000,on:2:2000]
 
-Models: the tests/models cases that tools/models/build_models.py exports
-(run it first if they are missing): mobilenet_v2 (torchvision, random
-weights, 3x64x64 input) and bert_opset13 (a BERT-style encoder, 2 layers,
-hidden 64, 4 heads, sequence 16), both with a dynamic batch dimension.
-Any case directory with a model.onnx whose first input dim is dynamic and a
-test_data_set_0 works (--models-dir).
+Models: a name is either a tests/models case that tools/models/build_models.py
+exports (run it first if they are missing) -- mobilenet_v2 (torchvision,
+random weights, 3x64x64 input), bert_opset13 (a BERT-style encoder, 2
+layers, hidden 64, 4 heads, sequence 16), or any case directory with a
+model.onnx whose first input dim is dynamic and a test_data_set_0
+(--models-dir) -- or one of the models bench/engine_vs_ort.py builds into
+bench/models (built on first use, inputs as `inferd bench` makes them):
+alexnet, resnet50, minilm_seq16 (MiniLM at sequence 16), minilm, ...
 
 Each model is served in several configurations ("variants"), each variant
 by its own inferd process (see make_repo for why), all with
@@ -81,6 +83,8 @@ import time
 import urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import engine_vs_ort  # noqa: E402  (the benchmark models and their inputs)
 MAX_BATCH = 16
 DEFAULT_VARIANTS = "off:1,off:2,on:1:2000,on:2:2000"
 
@@ -97,22 +101,52 @@ def free_port():
 
 # --- the request ------------------------------------------------------------------
 
-def first_sample(case):
-    """The model's inputs and outputs, and one sample (batch 1) from its
-    test data: [(name, datatype, shape, bytes)], [output names]."""
-    import numpy as np
+def resolve_model(name, models_dir):
+    """The ONNX file for a model name: a tests/models case, else one of
+    engine_vs_ort.py's models (built into bench/models when missing)."""
+    case = os.path.join(models_dir, name)
+    if os.path.exists(os.path.join(case, "model.onnx")):
+        return os.path.join(case, "model.onnx")
+    if name in engine_vs_ort.WRITERS:
+        return engine_vs_ort.ensure_model(name, os.path.join(ROOT, "bench", "models"))
+    sys.exit("%s: no model.onnx, and not one of bench/engine_vs_ort.py's models (%s); for a "
+             "tests/models case run .venv/bin/python tools/models/build_models.py %s"
+             % (case, ",".join(engine_vs_ort.WRITERS), name))
+
+
+def sample_inputs(path, count):
+    """One sample (batch 1) per input: the case's test_data_set_0 next to
+    the model when there is one, else the inputs `inferd bench` makes."""
     import onnx
     from onnx import numpy_helper
-    model = onnx.load(os.path.join(case, "model.onnx"), load_external_data=False)
-    init = {i.name for i in model.graph.initializer}
-    inputs = [i for i in model.graph.input if i.name not in init]
-    data_dir = os.path.join(case, "test_data_set_0")
-    tensors = []
-    for k, vi in enumerate(inputs):
+    data_dir = os.path.join(os.path.dirname(path), "test_data_set_0")
+    if not os.path.isdir(data_dir):
+        import onnxruntime as ort
+        shapes = engine_vs_ort.input_shapes(path, 1, {})
+        so = ort.SessionOptions()
+        so.log_severity_level = 3
+        sess = ort.InferenceSession(path, so, providers=["CPUExecutionProvider"])
+        feed = engine_vs_ort.make_feed(sess, shapes)
+        return [feed[i.name] for i in sess.get_inputs()]
+    arrays = []
+    for k in range(count):
         t = onnx.TensorProto()
         with open(os.path.join(data_dir, "input_%d.pb" % k), "rb") as f:
             t.ParseFromString(f.read())
-        arr = numpy_helper.to_array(t)[:1]
+        arrays.append(numpy_helper.to_array(t)[:1])
+    return arrays
+
+
+def first_sample(path):
+    """The model's inputs and outputs, and one sample (batch 1):
+    [(name, datatype, shape, bytes)], [output names]."""
+    import numpy as np
+    import onnx
+    model = onnx.load(path, load_external_data=False)
+    init = {i.name for i in model.graph.initializer}
+    inputs = [i for i in model.graph.input if i.name not in init]
+    tensors = []
+    for vi, arr in zip(inputs, sample_inputs(path, len(inputs))):
         datatype, npname = DTYPES[vi.type.tensor_type.elem_type]
         arr = np.ascontiguousarray(arr.astype(npname))
         tensors.append((vi.name, datatype, list(arr.shape), arr.tobytes()))
@@ -158,18 +192,15 @@ def config_text(v):
     return text
 
 
-def make_repo(root, cases, variants):
+def make_repo(root, models, variants):
     """One repository per variant (root/VARIANT/MODEL_VARIANT): each variant
-    is served by its own process, as a deployment would serve it. In one
-    process, the OpenMP threads of all variants together outnumber the
-    cores, and libgomp then cuts every team's spin to 100 rounds: a 2-thread
-    instance would pay a futex wake-up per parallel region because of
-    models that are not even being called."""
-    for name, case in cases.items():
+    is served by its own process, as a deployment serves one model per pod,
+    so that no variant's idle threads share the process of the one measured."""
+    for name, path in models.items():
         for v in variants:
             d = os.path.join(root, v["name"], "%s_%s" % (name, v["name"]))
             os.makedirs(os.path.join(d, "1"))
-            shutil.copy(os.path.join(case, "model.onnx"), os.path.join(d, "1", "model.onnx"))
+            shutil.copy(path, os.path.join(d, "1", "model.onnx"))
             with open(os.path.join(d, "config.pbtxt"), "w") as f:
                 f.write(config_text(v))
 
@@ -273,11 +304,11 @@ def loadavg():
         return " ".join(f.read().split()[:3])
 
 
-def measure(args, cases, variants, levels, servers, tmp):
+def measure(args, models, variants, levels, servers, tmp):
     """{(model, concurrency, variant name): [(rps, p50, p99, mean batch), ...]}"""
     results = {}
-    for name, case in cases.items():
-        tensors, outputs = first_sample(case)
+    for name, path in models.items():
+        tensors, outputs = first_sample(path)
         body, head_len = binary_request(tensors, outputs)
         body_path = os.path.join(tmp, name + ".body")
         with open(body_path, "wb") as f:
@@ -356,23 +387,20 @@ def main():
     if not shutil.which("wrk"):
         sys.exit("need wrk (apt-get install -y wrk)")
     names = args.models.split(",")
-    cases = {n: os.path.join(args.models_dir, n) for n in names}
-    for n, c in cases.items():
-        if not os.path.exists(os.path.join(c, "model.onnx")):
-            sys.exit("%s: no model.onnx (run .venv/bin/python tools/models/build_models.py %s)" % (c, n))
+    models = {n: resolve_model(n, args.models_dir) for n in names}
     levels = [int(c) for c in args.concurrency.split(",")]
     variants = [parse_variant(v) for v in args.variants.split(",")]
     if not any(v["batching"] for v in variants) or all(v["batching"] for v in variants):
         sys.exit("--variants needs at least one 'off' and one 'on' variant")
 
     tmp = tempfile.mkdtemp(prefix="inferd-batching-")
-    make_repo(tmp, cases, variants)
+    make_repo(tmp, models, variants)
     load_before = loadavg()
     servers = {}
     try:
         for v in variants:
             servers[v["name"]] = start_server(args.inferd, os.path.join(tmp, v["name"]))
-        results = measure(args, cases, variants, levels, servers, tmp)
+        results = measure(args, models, variants, levels, servers, tmp)
     finally:
         for proc, _, _ in servers.values():
             proc.send_signal(signal.SIGTERM)

@@ -59,9 +59,9 @@ def _write_cnn(name, path):
     _export(model.eval(), (torch.randn(1, 3, 224, 224),), path, ["input"], ["logits"])
 
 
-def _write_encoder(name, path, layers, hidden, heads, intermediate, vocab):
+def _write_encoder(name, path, layers, hidden, heads, intermediate, vocab, seq=SEQ):
     """tools/models/transformer.py's BERT, resized; only the batch dim is
-    symbolic (sequence fixed at SEQ) so both runtimes see the same shapes."""
+    symbolic (sequence fixed at seq) so both runtimes see the same shapes."""
     import torch
     import transformer
     import zoo
@@ -72,9 +72,9 @@ def _write_encoder(name, path, layers, hidden, heads, intermediate, vocab):
     try:  # the module reads its globals while tracing too
         torch.manual_seed(zoo.seed_for(name))
         model = transformer._bert().eval()
-        ids = torch.randint(0, vocab, (1, SEQ))
-        mask = torch.ones(1, SEQ, dtype=torch.int64)
-        types = torch.zeros(1, SEQ, dtype=torch.int64)
+        ids = torch.randint(0, vocab, (1, seq))
+        mask = torch.ones(1, seq, dtype=torch.int64)
+        types = torch.zeros(1, seq, dtype=torch.int64)
         _export(model, (ids, mask, types), path, ["input_ids", "attention_mask", "token_type_ids"],
                 ["last_hidden_state", "pooler_output"])
     finally:
@@ -116,6 +116,9 @@ WRITERS = {
     **{n: (lambda n: lambda p: _write_cnn(n, p))(n) for n in CNNS},
     "bert_base": lambda p: _write_encoder("bert_base", p, 12, 768, 12, 3072, 30522),
     "minilm": lambda p: _write_encoder("minilm", p, 6, 384, 12, 1536, 30522),
+    "minilm_seq16": lambda p: _write_encoder("minilm", p, 6, 384, 12, 1536, 30522, seq=16),
+    "bert_base_seq16": lambda p: _write_encoder("bert_base", p, 12, 768, 12, 3072, 30522, seq=16),
+    "alexnet": lambda p: _write_cnn("alexnet", p),
     "lstm": lambda p: _write_lstm("lstm", p),
     "mlp": lambda p: _write_mlp("mlp", p),
 }
@@ -123,6 +126,9 @@ DESCRIPTIONS = {
     **{n: "torchvision %s, 3x224x224" % n for n in CNNS},
     "bert_base": "BERT-base-like encoder: 12 layers, 768 wide, 12 heads, seq %d" % SEQ,
     "minilm": "MiniLM-like encoder: 6 layers, 384 wide, 12 heads, seq %d" % SEQ,
+    "minilm_seq16": "the MiniLM-like encoder at seq 16 (short queries)",
+    "bert_base_seq16": "the BERT-base-like encoder at seq 16 (short queries)",
+    "alexnet": "torchvision alexnet, 3x224x224 (234 MB of fully connected weights)",
     "lstm": "2-layer LSTM 256->512, 64 steps, + Linear",
     "mlp": "MLP 784-512-512-10",
 }
@@ -473,7 +479,8 @@ def write_section(path, text):
 def parse_args(argv):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--quick", action="store_true", help="a subset of models, few iterations")
-    p.add_argument("--models", help="comma-separated subset of: " + ",".join(ALL_MODELS))
+    p.add_argument("--models", help="comma-separated, default all of: %s; also known: %s"
+                   % (",".join(ALL_MODELS), ",".join(n for n in WRITERS if n not in ALL_MODELS)))
     p.add_argument("--model", action="append", default=[], metavar="PATH",
                    help="also benchmark this ONNX file (repeatable)")
     p.add_argument("--shape", action="append", default=[], metavar="NAME=D1xD2x...",
@@ -507,7 +514,7 @@ def main(argv):
     names = args.models.split(",") if args.models else (QUICK_MODELS if args.quick else ALL_MODELS)
     for n in names:
         if n not in WRITERS:
-            sys.exit("unknown model %s (known: %s)" % (n, ",".join(ALL_MODELS)))
+            sys.exit("unknown model %s (known: %s)" % (n, ",".join(WRITERS)))
     overrides = {}
     for s in args.shape:
         k, _, v = s.partition("=")
