@@ -8,6 +8,7 @@
 #include "graph_edit.h"
 #include "layout_pass.h"
 #include "onnx_loader.h"
+#include "prepack_pass.h"
 
 static void count_read(void *ctx, int value, int node, int in_subgraph) {
     (void)node, (void)in_subgraph;
@@ -74,6 +75,7 @@ status graph_optimize(engine_model *m, graph *g, errinfo *err) {
     if (removed) graph_compact(g, dead, new_index);
     st = layout_pass_run(m, g, err);
     if (!st) st = fuse_graph(m, g, err);
+    if (!st) st = prepack_pass_run(m, g, err);
 done:
     free(readers);
     free(new_index);

@@ -23,6 +23,11 @@ pads/strides/dilations/auto_pad, batch and spatial sizes changing between
 runs of one session (incl. an empty batch), and Convs the pass must leave to
 the old op.
 
+The weight prepacking (src/engine/prepack_pass.c, cases test_optimize_prepack_*)
+gets MatMul / FusedMatMul / Gemm / FusedGemm with each bias form, row counts
+changing between runs, and the near misses left to sgemm: a weight read
+twice, by an If, or a graph output; alpha, transA, a [M, N] C, beta 2.
+
     .venv/bin/python tests/conformance/gen_optimize_cases.py build/optimize_cases
     build/onnx_conformance build/optimize_cases
 
@@ -119,6 +124,7 @@ def main():
         ], [vi("x"), vi("c", TP.BOOL, [])], [vi("y")], feeds)
     conv_cases()
     fusion_cases()
+    prepack_cases()
     print("wrote cases to", OUT)
 
 
@@ -268,6 +274,94 @@ def fusion_cases():
     write("fuse_add_layernormalization_sum_output", [h.make_node("Add", ["x", "r"], ["s"]), ln],
           [vi("x"), vi("r")], [vi("y"), vi("s")], feeds, opset=17, inits=LN_CONSTS[2:])
     softmax_cases()
+
+
+def prepack_cases():
+    """Products whose constant B src/engine/prepack_pass.c packs for oneDNN
+    (ai.inferd PackedMatMul): Gemm with transB and B of >= 16K elements, any
+    B of >= 4M elements; values on a 1/4 grid, so sums are exact in any
+    order. Row counts change between the data sets of one
+    session (the primitive cache); K and N are off the 16/64 blocking; the
+    near misses must stay on sgemm and still compute the right thing."""
+    def rows(name, shapes, key, k):
+        for i, shp in enumerate(shapes):
+            feeds = {key: q(list(shp) + [k])}
+            add_data_set(name, i + 1, feeds)
+
+    # [K, N] B of 4M elements: MatMul over a [b, s, K] input and a 1-D one,
+    # and with bias + GELU (FusedMatMul).
+    kb = 2048
+    xs = h.make_tensor_value_info("x", TP.FLOAT, ["b", "s", kb])
+    ys = h.make_tensor_value_info("y", TP.FLOAT, ["b", "s", kb])
+    wb1, wb2 = nh.from_array(q([kb, kb]), "wb1"), nh.from_array(q([kb, kb]), "wb2")
+    feeds = {"x": q([2, 3, kb]), "x1": q([kb])}
+    write("prepack_matmul", [
+        h.make_node("MatMul", ["x", "wb1"], ["y"]),
+        h.make_node("MatMul", ["x1", "wb2"], ["y1"]),
+    ], [xs, vi("x1", shape=[kb])], [ys, vi("y1", shape=[kb])], feeds, inits=[wb1, wb2])
+    for i, shp in enumerate([(1, 1), (3, 5), (0, 5), (2, 3)]):
+        add_data_set("prepack_matmul", i + 1, {"x": q(list(shp) + [kb]), "x1": q([kb])})
+    write("prepack_matmul_bias_gelu", [
+        h.make_node("MatMul", ["x", "wb1"], ["m"]),
+        h.make_node("Add", ["m", "bb"], ["a"]),
+    ] + gelu_nodes("a", "y"), [xs], [ys], {"x": feeds["x"]},
+        inits=[wb1, nh.from_array(q([kb]), "bb")] + GELU_CONSTS)
+    for i, shp in enumerate([(1, 1), (5, 7)]):
+        add_data_set("prepack_matmul_bias_gelu", i + 1, {"x": q(list(shp) + [kb])})
+    # Gemm, transB, B [130, 150]: a bias [N], [1, N], none; beta 0 with a C
+    # it ignores; + Relu (FusedGemm); big enough for two threads.
+    xg = h.make_tensor_value_info("xg", TP.FLOAT, ["m", 150])
+    yg = h.make_tensor_value_info("y", TP.FLOAT, ["m", 130])
+    gfeeds = {"xg": q([3, 150])}
+    wt, bg = nh.from_array(q([130, 150]), "wt"), nh.from_array(q([130]), "bg")
+    cases = [
+        ("prepack_gemm_bias", ["xg", "wt", "bg"], {}, [wt, bg]),
+        ("prepack_gemm_bias_row", ["xg", "wt", "bg1"], {}, [wt, nh.from_array(q([1, 130]), "bg1")]),
+        ("prepack_gemm_no_bias", ["xg", "wt"], {}, [wt]),
+        ("prepack_gemm_beta0", ["xg", "wt", "bg"], dict(beta=0.0), [wt, bg]),
+    ]
+    for name, ins, attrs, inits in cases:
+        write(name, [h.make_node("Gemm", ins, ["y"], transB=1, **attrs)], [xg], [yg], gfeeds,
+              inits=inits)
+        rows(name, [(1,), (17,), (64,), (1,)], "xg", 150)
+    write("prepack_gemm_relu", [
+        h.make_node("Gemm", ["xg", "wt", "bg"], ["g"], transB=1),
+        h.make_node("Relu", ["g"], ["y"]),
+    ], [xg], [yg], gfeeds, inits=[wt, bg])
+    rows("prepack_gemm_relu", [(1,), (40,)], "xg", 150)
+    # Near misses, left to sgemm: B read twice, by a subgraph, or a graph
+    # output; alpha, transA, a C of [M, N], beta 2; and a small B.
+    write("prepack_shared_weight", [
+        h.make_node("Gemm", ["xg", "wt"], ["m1"], transB=1),
+        h.make_node("Gemm", ["xg", "wt", "bg"], ["m2"], transB=1),
+        h.make_node("Add", ["m1", "m2"], ["y"]),
+    ], [xg], [yg], gfeeds, inits=[wt, bg])
+    then_g = h.make_graph([h.make_node("Identity", ["wt"], ["t"])], "then", [],
+                         [vi("t", shape=[130, 150])])
+    else_g = h.make_graph([h.make_node("Neg", ["wt"], ["e"])], "else", [],
+                         [vi("e", shape=[130, 150])])
+    write("prepack_weight_read_by_if", [
+        h.make_node("Gemm", ["xg", "wt"], ["y"], transB=1),
+        h.make_node("If", ["c"], ["z"], then_branch=then_g, else_branch=else_g),
+    ], [xg, vi("c", TP.BOOL, [])], [yg, vi("z", shape=[130, 150])],
+        dict(gfeeds, c=np.array(False)), inits=[wt])
+    write("prepack_weight_output", [h.make_node("Gemm", ["xg", "wt"], ["y"], transB=1)],
+          [xg], [yg, vi("wt", shape=[130, 150])], gfeeds, inits=[wt])
+    near = [
+        ("prepack_gemm_alpha", ["xg", "wt", "bg"], dict(transB=1, alpha=0.5), [wt, bg]),
+        ("prepack_gemm_transa", ["xt", "wt", "bg"], dict(transA=1, transB=1), [wt, bg]),
+        ("prepack_gemm_c_matrix", ["xg", "wt", "c3"], dict(transB=1),
+         [wt, nh.from_array(q([3, 130]), "c3")]),
+        ("prepack_gemm_beta2", ["xg", "wt", "bg"], dict(transB=1, beta=2.0), [wt, bg]),
+        ("prepack_gemm_small", ["xg", "ws", "bg"], dict(transB=1),
+         [nh.from_array(q([130, 100]), "ws"), bg]),
+    ]
+    for name, ins, attrs, inits in near:
+        k = 100 if name.endswith("small") else 150
+        shape = [k, 3] if ins[0] == "xt" else [3, k]
+        write(name, [h.make_node("Gemm", ins, ["y"], **attrs)], [vi(ins[0], shape=shape)],
+              [vi("y", shape=[3, 130])],
+              {ins[0]: q(shape)}, inits=inits)
 
 
 def softmax_cases():

@@ -10,35 +10,7 @@
 
 #include "engine/kernels/conv.h"
 #include "engine/kernels/dnnl_conv.h"
-
-static uint64_t rng = 0x2545F4914F6CDD1Dull;
-
-static int64_t rnd(int64_t lo, int64_t hi) { /* inclusive */
-    rng ^= rng << 13;
-    rng ^= rng >> 7;
-    rng ^= rng << 17;
-    return lo + (int64_t)(rng % (uint64_t)(hi - lo + 1));
-}
-
-static void fill(float *v, int64_t n) {
-    for (int64_t i = 0; i < n; i++) v[i] = (float)rnd(-1000, 1000) / 1000.0f;
-}
-
-/* Scratch for one run: a list of blocks freed afterwards. */
-typedef struct scratch_list {
-    void *p[8];
-    int n;
-} scratch_list;
-
-static void *scratch(void *ctx, size_t bytes) {
-    scratch_list *l = ctx;
-    if (l->n == 8) return NULL;
-    return l->p[l->n++] = aligned_alloc(64, (bytes + 63) / 64 * 64);
-}
-
-static void scratch_free(scratch_list *l) {
-    while (l->n) free(l->p[--l->n]);
-}
+#include "kernel_test.h"
 
 /* [N, C, H, W] -> [N, H, W, C] */
 static void to_nhwc(const float *x, float *y, int64_t n, int64_t c, int64_t h, int64_t w) {
@@ -257,6 +229,7 @@ static int test_many_shapes(void) {
 }
 
 int main(void) {
+    kt_rng = 0x2545F4914F6CDD1Dull; /* the geometries this test has always drawn */
     int fails = test_many_shapes();
     for (int i = 0; i < 60; i++) fails += test_conv(i);
     for (int i = 0; i < 20; i++) fails += test_pool(i);

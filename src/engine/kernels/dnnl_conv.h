@@ -32,25 +32,9 @@
 #include <stdint.h>
 
 #include "../engine.h"
+#include "dnnl_post.h"
 
 #define DNNL_CONV_MAX_POST 4
-
-typedef enum dnnl_post_kind {
-    DNNL_POST_SUM = 1,      /* y += z, a tensor of y's shape */
-    DNNL_POST_RELU,         /* alpha: slope below zero (LeakyRelu), 0 for Relu */
-    DNNL_POST_CLIP,         /* [alpha, beta] */
-    DNNL_POST_HARDSWISH,    /* x * relu6(x + 3) / 6 */
-    DNNL_POST_SIGMOID,
-    DNNL_POST_TANH,
-    DNNL_POST_SWISH,        /* x * sigmoid(x) */
-    DNNL_POST_LINEAR,       /* alpha * x + beta */
-    DNNL_POST__COUNT
-} dnnl_post_kind;
-
-typedef struct dnnl_post {
-    dnnl_post_kind kind;
-    float alpha, beta;
-} dnnl_post;
 
 /* What a convolution node fixes at load time. w is ONNX's [M, C/group, kH,
  * kW] and bias [M] (or NULL); both must outlive the object. */
@@ -67,9 +51,6 @@ typedef struct dnnl_conv_desc {
 typedef struct dnnl_conv_shape {
     int64_t batch, in[2], out[2], pad_l[2], pad_r[2];
 } dnnl_conv_shape;
-
-/* Scratch memory for the current run, 64-byte aligned; NULL when out of memory. */
-typedef void *(*dnnl_scratch_fn)(void *ctx, size_t bytes);
 
 typedef struct dnnl_conv dnnl_conv;
 

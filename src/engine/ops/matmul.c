@@ -2,16 +2,20 @@
  * FusedMatMul / FusedGemm that the load-time fusions (fuse_pass.c) make of
  * MatMul + bias Add and Gemm/MatMul + Relu or GELU.
  *
- * float32 goes to sgemm (kernels/gemm.h): MatMul folds A's batch dims into M
- * when B is a plain matrix (the transformer case, [B, S, K] x [K, N]) and
- * otherwise runs one GEMM per broadcast batch, spreading small batches over
- * threads. float16/bfloat16 are converted to float32 around the same path;
- * double and the integer types use a plain loop generated per type
- * (integers wrap, as two's complement arithmetic does). */
+ * Products whose constant weight matrix prepack_pass.c packed at load are
+ * ai.inferd PackedMatMul, run by oneDNN on the packed weights
+ * (kernels/dnnl_matmul.h). Every other float32 product goes to sgemm
+ * (kernels/gemm.h): MatMul folds A's batch dims into M when B is a plain
+ * matrix (the transformer case, [B, S, K] x [K, N]) and otherwise runs one
+ * GEMM per broadcast batch, spreading small batches over threads.
+ * float16/bfloat16 are converted to float32 around the same path; double
+ * and the integer types use a plain loop generated per type (integers
+ * wrap, as two's complement arithmetic does). */
 #include <stdlib.h>
 #include <string.h>
 
 #include "../dtype.h"
+#include "../kernels/dnnl_matmul.h"
 #include "../kernels/gemm.h"
 #include "../kernels/vmath.h"
 #include "../op.h"
@@ -429,6 +433,104 @@ static status fused_mm_run(const node *nd, exec_ctx *x) {
     return STATUS_OK;
 }
 
+/* --- PackedMatMul (ai.inferd) ---------------------------------------------- */
+
+/* Y = act(A x W + bias) on weights prepack_pass.c packed at load, through
+ * oneDNN (kernels/dnnl_matmul.h): A [..., K] (exactly 2-D when gemm = 1, as
+ * the Gemm it came from requires), W the packed bytes as a 1-D float
+ * initializer, bias [N] optional; attributes k, n, gemm and activation (as
+ * FusedMatMul's). Y is A's shape with the last dimension N, so MatMul's
+ * [B, S, K] x [K, N] is one [B*S, K] product. */
+typedef struct packed_state {
+    int64_t k, n;
+    int gemm;
+    mm_act epilogue;            /* applied after the product, or MM_ACT_NONE */
+    dnnl_mm *mm;
+} packed_state;
+
+static void packed_free(void *p) {
+    packed_state *s = p;
+    if (!s) return;
+    dnnl_mm_destroy(s->mm);
+    free(s);
+}
+
+static void *scratch_fn(void *ctx, size_t bytes) { return exec_scratch(ctx, bytes); }
+
+static status packed_check(graph *g, node *n, int64_t k, int64_t cols, errinfo *err) {
+    const engine_tensor *w = n->n_inputs >= 2 ? node_input_const(g, n, 1) : NULL;
+    if (node_input_dtype(g, n, 0) != ENGINE_FLOAT)
+        return op_prepare_fail(n, err, STATUS_UNSUPPORTED, "input A has type %s, expected float",
+                               engine_dtype_name(node_input_dtype(g, n, 0)));
+    if (n->n_inputs > 3 || !w || w->dtype != ENGINE_FLOAT || w->shape.rank != 1)
+        return op_prepare_fail(n, err, STATUS_INVALID_MODEL,
+                               "expected inputs A, W (packed weights: a 1-D float constant) and "
+                               "an optional bias");
+    /* Packing only pads, so W holds at least K * N values. */
+    const int64_t have = engine_shape_numel(&w->shape);
+    if (k < 1 || cols < 1 || k > have || cols > have / k)
+        return op_prepare_fail(n, err, STATUS_INVALID_MODEL,
+                               "attributes k = %lld and n = %lld must be at least 1 and fit in W's "
+                               "%lld values", (long long)k, (long long)cols, (long long)have);
+    if (n->n_inputs == 3 && n->inputs[2] >= 0 && node_input_dtype(g, n, 2) != ENGINE_FLOAT)
+        return op_prepare_fail(n, err, STATUS_INVALID_MODEL, "bias has type %s, expected float",
+                               engine_dtype_name(node_input_dtype(g, n, 2)));
+    return STATUS_OK;
+}
+
+/* Relu is fused into the product. GELU is not: oneDNN's gelu_erf computes
+ * 0.5 x (1 + erf(x / sqrt 2)), which cancels for negative x (1.4e-7 off at
+ * GELU(-4.5) = -1.5e-5, past ONNX's atol 1e-7 in gen_optimize_cases.py),
+ * where vm_geluf (the epilogue pass) stays exact. */
+static status packed_prepare(graph *g, node *n, errinfo *err) {
+    const int64_t k = node_attr_int(n, "k", 0), cols = node_attr_int(n, "n", 0);
+    char why[256];
+    mm_act act;
+    status st = packed_check(g, n, k, cols, err);
+    if (st || (st = mm_act_parse(n, err, &act))) return st;
+    packed_state *s = calloc(1, sizeof *s);
+    if (!s) return op_prepare_fail(n, err, STATUS_NO_MEMORY, "out of memory");
+    *s = (packed_state){.k = k, .n = cols, .gemm = node_attr_int(n, "gemm", 0) != 0,
+                        .epilogue = act == MM_ACT_RELU ? MM_ACT_NONE : act};
+    dnnl_mm_desc d = {.k = k, .n = cols, .bias = n->n_inputs == 3 && n->inputs[2] >= 0,
+                      .n_post = act == MM_ACT_RELU, .post = {{DNNL_POST_RELU, 0.0f, 0.0f}}};
+    const engine_tensor *w = node_input_const(g, n, 1);
+    if ((st = dnnl_mm_create(&d, w->data, w->nbytes, &s->mm, why, sizeof why))) {
+        packed_free(s);
+        return op_prepare_fail(n, err, st, "%s", why);
+    }
+    n->state = s;
+    node_set_output_dtype(g, n, 0, ENGINE_FLOAT);
+    return STATUS_OK;
+}
+
+static status packed_run(const node *nd, exec_ctx *x) {
+    const packed_state *s = nd->state;
+    const engine_tensor *a = exec_input(x, 0), *c = exec_input(x, 2);
+    engine_tensor *y;
+    char why[384];
+    if (!a) return exec_fail(x, STATUS_INVALID_ARGUMENT, "input A is required");
+    const int r = a->shape.rank;
+    if (r < 1 || a->shape.dims[r - 1] != s->k || (s->gemm && r != 2))
+        return exec_fail(x, STATUS_INVALID_ARGUMENT, "A %s must be %s with last dimension K = %lld",
+                         shape_format(&a->shape, why, sizeof why), s->gemm ? "2-D" : "at least 1-D",
+                         (long long)s->k);
+    if (c && engine_shape_numel(&c->shape) != s->n)
+        return exec_fail(x, STATUS_INVALID_ARGUMENT, "bias %s must have N = %lld values",
+                         shape_format(&c->shape, why, sizeof why), (long long)s->n);
+    engine_shape ys = a->shape;
+    ys.dims[r - 1] = s->n;
+    status st = exec_output(x, 0, ENGINE_FLOAT, &ys, &y);
+    if (st) return st;
+    const int64_t rows = engine_shape_numel(&a->shape) / s->k;
+    if (rows == 0) return STATUS_OK;
+    st = dnnl_mm_run(s->mm, rows, a->data, c ? c->data : NULL, y->data,
+                     gemm_threads(x, rows, s->n, s->k), scratch_fn, x, why, sizeof why);
+    if (st) return exec_fail(x, st, "%s", why);
+    mm_epilogue(x, y->data, NULL, rows, s->n, s->epilogue);
+    return STATUS_OK;
+}
+
 const op_desc op_family_matmul[] = {
     {.type = "MatMul", .since = 1, .prepare = prepare_pair, .run = matmul_run},
     {.type = "Gemm", .since = 1, .prepare = gemm_prepare, .run = gemm_run},
@@ -436,5 +538,7 @@ const op_desc op_family_matmul[] = {
      .run = fused_mm_run},
     {.type = "FusedGemm", .domain = "ai.inferd", .since = 1, .prepare = gemm_prepare,
      .run = gemm_run},
+    {.type = "PackedMatMul", .domain = "ai.inferd", .since = 1, .prepare = packed_prepare,
+     .run = packed_run, .free_state = packed_free},
     {0},
 };
