@@ -4,12 +4,13 @@
  *
  * A post-op list is applied in order to each output element while it is
  * still in registers: a convolution's bias + residual sum + Relu, or a fully
- * connected layer's GELU, cost no extra pass over memory. The kind values
+ * connected layer's Relu, cost no extra pass over memory. (No GELU: oneDNN's
+ * loses precision for negative inputs, see ops/matmul.c packed_prepare.) The kind values
  * are stored in models as attributes by the load-time passes (ConvNhwc's
  * post_ops), so they are append-only.
  *
  *     dnnl_post relu = {DNNL_POST_RELU, 0.0f, 0.0f};
- *     dnnl_post gelu = {DNNL_POST_GELU_ERF};
+ *     dnnl_post clip = {DNNL_POST_CLIP, 0.0f, 6.0f};
  */
 #ifndef INFERD_DNNL_POST_H
 #define INFERD_DNNL_POST_H
@@ -25,8 +26,6 @@ typedef enum dnnl_post_kind {
     DNNL_POST_TANH,
     DNNL_POST_SWISH,        /* x * sigmoid(x) */
     DNNL_POST_LINEAR,       /* alpha * x + beta */
-    DNNL_POST_GELU_ERF,     /* x * Phi(x), the exact GELU */
-    DNNL_POST_GELU_TANH,    /* GELU's tanh approximation */
     DNNL_POST__COUNT
 } dnnl_post_kind;
 

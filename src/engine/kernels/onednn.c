@@ -187,9 +187,7 @@ static status add_posts(dnnl_primitive_attr_t attr, const dnnl_post *post, int n
         [DNNL_POST_SIGMOID] = dnnl_eltwise_logistic,
         [DNNL_POST_TANH] = dnnl_eltwise_tanh,
         [DNNL_POST_SWISH] = dnnl_eltwise_swish,
-        [DNNL_POST_LINEAR] = dnnl_eltwise_linear,
-        [DNNL_POST_GELU_ERF] = dnnl_eltwise_gelu_erf,
-        [DNNL_POST_GELU_TANH] = dnnl_eltwise_gelu_tanh};
+        [DNNL_POST_LINEAR] = dnnl_eltwise_linear};
     status st = STATUS_OK;
     dnnl_post_ops_t po = NULL;
     if (n == 0) return STATUS_OK;

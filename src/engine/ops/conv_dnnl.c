@@ -163,9 +163,6 @@ static float post_apply(const dnnl_post *p, float v) {
     case DNNL_POST_TANH: return tanhf(v);
     case DNNL_POST_SWISH: return v / (1.0f + expf(-v));
     case DNNL_POST_LINEAR: return p->alpha * v + p->beta;
-    case DNNL_POST_GELU_ERF: return vm_geluf(v);
-    case DNNL_POST_GELU_TANH:
-        return 0.5f * v * (1.0f + tanhf(0.7978845608f * (v + 0.044715f * v * v * v)));
     default: return v;
     }
 }
