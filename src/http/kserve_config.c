@@ -179,13 +179,8 @@ static char *config_json(const serve_model_handle *h, size_t *len) {
 
 void kserve_model_config(kserve_rest *api, http_exchange *ex, const char *model,
                          int64_t version) {
-    serve_model_handle *h;
-    errinfo err;
-    status st = serve_manager_acquire(api->models, model, version, &h, &err);
-    if (st) {
-        kserve_respond_error(ex, st, err.msg);
-        return;
-    }
+    serve_model_handle *h = kserve_acquire(api, ex, model, version);
+    if (!h) return;
     size_t len = 0;
     char *body = config_json(h, &len);
     serve_model_handle_release(h);

@@ -48,6 +48,16 @@ void kserve_respond_error(http_exchange *ex, status st, const char *msg) {
     kserve_respond_json(ex, status_http_code(st), body, len);
 }
 
+serve_model_handle *kserve_acquire(kserve_rest *api, http_exchange *ex, const char *model,
+                                   int64_t version) {
+    serve_model_handle *h;
+    errinfo err;
+    status st = serve_manager_acquire(api->models, model, version, &h, &err);
+    if (!st) return h;
+    kserve_respond_error(ex, st, err.msg);
+    return NULL;
+}
+
 static void respond_method_not_allowed(http_exchange *ex, const char *allowed) {
     char msg[128], hdr[64];
     size_t len;
@@ -147,13 +157,8 @@ static void write_ready_versions(json_writer *w, serve_manager *mm, const char *
 
 static void handle_model_metadata(kserve_rest *api, http_exchange *ex, const char *model,
                                   int64_t version) {
-    serve_model_handle *h;
-    errinfo err;
-    status st = serve_manager_acquire(api->models, model, version, &h, &err);
-    if (st) {
-        kserve_respond_error(ex, st, err.msg);
-        return;
-    }
+    serve_model_handle *h = kserve_acquire(api, ex, model, version);
+    if (!h) return;
     const serve_model_meta *meta = serve_model_handle_meta(h);
     json_writer w;
     size_t len;

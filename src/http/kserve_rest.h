@@ -29,6 +29,11 @@ void kserve_rest_handle(http_exchange *ex, const http_request *req, void *ctx);
 
 /* Answers {"error": msg} with the HTTP code of st. Used by all handlers. */
 void kserve_respond_error(http_exchange *ex, status st, const char *msg);
+/* The model version a request names, or NULL after answering why not
+ * (unknown model or version, not ready). version 0 = the latest ready one.
+ * Release the handle with serve_model_handle_release(). */
+serve_model_handle *kserve_acquire(kserve_rest *api, http_exchange *ex, const char *model,
+                                   int64_t version);
 /* Answers with a JSON body (takes ownership; NULL = out of memory -> 500). */
 void kserve_respond_json(http_exchange *ex, int code, char *body, size_t len);
 

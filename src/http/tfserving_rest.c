@@ -169,13 +169,8 @@ static void write_signature_def(json_writer *w, const serve_model_meta *meta) {
 
 static void handle_metadata(kserve_rest *api, http_exchange *ex, const char *model,
                             int64_t version) {
-    serve_model_handle *h;
-    errinfo err;
-    status st = serve_manager_acquire(api->models, model, version, &h, &err);
-    if (st) {
-        kserve_respond_error(ex, st, err.msg);
-        return;
-    }
+    serve_model_handle *h = kserve_acquire(api, ex, model, version);
+    if (!h) return;
     char v[32];
     snprintf(v, sizeof v, "%lld", (long long)serve_model_handle_version(h));
     json_writer w;
